@@ -37,20 +37,38 @@ type EncodeOptions struct {
 	MaxOutputTokens int
 }
 
-// ClientCodec is the client-facing half of a dialect.
+// ClientCodec is the client-facing half of a dialect. req is the client's
+// decoded request: writers echo req.Model (the name the client asked for) and
+// honour what the client asked of the reply (e.g. OpenAI stream_options).
 type ClientCodec interface {
+	// DecodeRequest parses a client body. A malformed body or a bad field is
+	// an *Error of KindInvalidRequest with Param set.
 	DecodeRequest(body []byte) (*Request, error)
-	EncodeResponse(resp *Response, model string) ([]byte, error)
-	NewStreamWriter(w io.Writer, model string) StreamWriter
+	EncodeResponse(resp *Response, req *Request) ([]byte, error)
+	NewStreamWriter(w io.Writer, req *Request) StreamWriter
 	// EncodeError renders err as this dialect's error JSON.
 	EncodeError(err *Error) []byte
 }
 
 // UpstreamCodec is the upstream-facing half of a dialect.
 type UpstreamCodec interface {
+	// EncodeRequest builds the upstream body. A field the upstream cannot take
+	// is dropped when opts.DropParams, else an *Error of KindInvalidRequest
+	// naming it and the drop_params fix.
 	EncodeRequest(req *Request, opts EncodeOptions) ([]byte, error)
 	DecodeResponse(body []byte) (*Response, error)
 	NewStreamReader(body io.Reader) Stream
 	// DecodeError classifies a non-2xx upstream reply.
 	DecodeError(status int, header http.Header, body []byte) *Error
+}
+
+// UsageTracker reads usage out of a same-dialect reply that is relayed as
+// bytes (the pass-through path) without decoding the rest of it.
+type UsageTracker interface {
+	// ObserveEvent looks at one SSE event's data (or one NDJSON line).
+	ObserveEvent(data []byte)
+	// ObserveBody looks at a whole non-streamed reply body.
+	ObserveBody(body []byte)
+	// Usage is what was seen; ok is false when the upstream reported none.
+	Usage() (u Usage, ok bool)
 }
