@@ -210,10 +210,27 @@ type Response struct {
 // EventType says what an Event carries.
 type EventType int
 
-// Stream events. A stream is: Start, then any number of deltas where each
-// content block is opened by its first delta (text and thinking by
-// index, tool calls by ToolCallStart), then Usage (optional, may come more
-// than once: last wins), then Stop. Error ends a stream early.
+// Stream events. The contract every Stream reader keeps and every
+// StreamWriter relies on:
+//   - EventStart comes first (ID and Model of the upstream message; Usage if the
+//     upstream reports input tokens up front).
+//   - Then deltas in upstream order. EventTextDelta and EventThinkingDelta carry
+//     text; EventSignatureDelta a thinking signature fragment. A writer opens a
+//     new content block when the kind of delta changes. EventToolCallStart opens
+//     tool call number Index (ID is the upstream's id, possibly empty or reused:
+//     writers for Anthropic clients mint fresh toolu_ ids), EventToolArgsDelta
+//     appends an arguments fragment to tool call Index. Index is a tool call's
+//     ordinal in the tool-call index space of the upstream (OpenAI's
+//     tool_calls[].index; for Anthropic its content block index); it is unique
+//     per call within a stream.
+//   - EventUsage whenever the upstream reports usage; non-zero fields override
+//     earlier ones.
+//   - EventStop is the very last event, sent only when the upstream's stream
+//     really ended (OpenAI: after the usage chunk, at [DONE]); it carries
+//     StopReason, StopSequence and the final merged Usage.
+//   - A stream that ends without its proper end is an *Error of KindUpstream
+//     from Next, never a silent io.EOF; an error the upstream reports in-band
+//     is an *Error of the matching kind.
 const (
 	EventStart EventType = iota + 1
 	EventTextDelta
