@@ -1,0 +1,91 @@
+// Package record defines the one finished-call record that spend logs,
+// metrics and callbacks consume. The server fills it in once per request,
+// after the reply is complete; consumers never re-parse bodies.
+package record
+
+import (
+	"time"
+
+	"github.com/switchyard/switchyard/internal/llm"
+)
+
+// Status of a finished call.
+type Status string
+
+// Statuses.
+const (
+	StatusSuccess Status = "success"
+	StatusFailure Status = "failure"
+)
+
+// Record is one call through the gateway.
+type Record struct {
+	// ID is the request id sent to the client (request-id header).
+	ID        string
+	StartTime time.Time
+	EndTime   time.Time
+
+	// Who: KeyHash is the SHA-256 hex of the API key used (never the key).
+	KeyHash  string
+	KeyAlias string
+	User     string
+	Team     string
+	EndUser  string
+
+	// Route is the API the client called: "chat_completions", "messages", "embeddings", ...
+	Route string
+	// ClientDialect: openai or anthropic.
+	ClientDialect llm.Dialect
+	// ModelRequested is what the client asked for; ModelGroup what it resolved to.
+	ModelRequested string
+	ModelGroup     string
+	DeploymentID   string
+	// Provider is the deployment's provider prefix; UpstreamModel the name sent upstream.
+	Provider      string
+	UpstreamModel string
+	APIBase       string
+	Stream        bool
+
+	Usage llm.Usage
+	// UsageEstimated is set when tokens were counted by our tokenizer.
+	UsageEstimated bool
+	// Cost in USD.
+	Cost float64
+
+	// Latency is the whole call; TTFT the time to the first byte/token of a
+	// stream; UpstreamLatency the part spent waiting on the upstream.
+	Latency         time.Duration
+	TTFT            time.Duration
+	UpstreamLatency time.Duration
+
+	Status Status
+	// HTTPStatus sent to the client; ErrorKind and ErrorMessage for failures.
+	HTTPStatus   int
+	ErrorKind    string
+	ErrorMessage string
+
+	CacheHit  bool
+	Retries   int
+	Fallbacks int
+	Tags      []string
+
+	// Prompt and Response are set only with store_prompts_in_spend_logs.
+	Prompt   string
+	Response string
+}
+
+// Sink consumes finished records. Record must not block: implementations
+// queue and drop (counting the drop) when full.
+type Sink interface {
+	Record(r *Record)
+}
+
+// Sinks fans a record out to several sinks.
+type Sinks []Sink
+
+// Record implements Sink.
+func (s Sinks) Record(r *Record) {
+	for _, k := range s {
+		k.Record(r)
+	}
+}
