@@ -1,0 +1,530 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+
+	"github.com/switchyard/switchyard/internal/dialect/anthropic"
+	"github.com/switchyard/switchyard/internal/llm"
+	"github.com/switchyard/switchyard/internal/provider"
+	"github.com/switchyard/switchyard/internal/router"
+)
+
+// gatewayFields are request fields meant for the gateway itself (LiteLLM's
+// per-request knobs); they are removed before a body goes upstream.
+var gatewayFields = []string{"num_retries", "fallbacks", "context_window_fallbacks", "content_policy_fallbacks",
+	"mock_response", "caching", "cache", "ttl", "no-log", "tags"}
+
+// maxErrorBody bounds how much of an upstream error reply is read.
+const maxErrorBody = 1 << 20
+
+// maxReplyBody bounds a non-streamed upstream reply.
+const maxReplyBody = 64 << 20
+
+func (s *Server) chatHandler(client llm.Dialect) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error { return s.serveChat(w, r, client) }
+}
+
+// call is one client request on its way through the router.
+type call struct {
+	s      *Server
+	w      http.ResponseWriter
+	r      *http.Request
+	client llm.Dialect
+	body   []byte
+	model  string
+	stream bool
+	info   *reqInfo
+	start  time.Time
+	// hub is the decoded request, made once on first need.
+	hub    *llm.Request
+	hubErr error
+	// attempts counts calls made, for x-litellm-attempted-retries.
+	attempts int
+	// firstByte stops the stream_timeout timer of the current attempt.
+	firstByte func() bool
+}
+
+func (s *Server) readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &llm.Error{Kind: llm.KindInvalidRequest, Message: fmt.Sprintf("request body is larger than %d bytes", s.opts.MaxBodyBytes), Err: errBodyTooLarge}
+		}
+		return nil, &llm.Error{Kind: llm.KindClientGone, Message: "could not read the request body", Err: err}
+	}
+	return body, nil
+}
+
+func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, client llm.Dialect) error {
+	body, err := s.readBody(r)
+	if err != nil {
+		return err
+	}
+	if !gjson.ValidBytes(body) {
+		return &llm.Error{Kind: llm.KindInvalidRequest, Message: "request body is not valid JSON"}
+	}
+	m := gjson.GetBytes(body, "model")
+	if m.Type != gjson.String || m.Str == "" {
+		return &llm.Error{Kind: llm.KindInvalidRequest, Param: "model", Message: "`model` is required and must be a string"}
+	}
+	name := m.Str
+	if client == llm.DialectAnthropic {
+		name = anthropic.NormalizeModel(name)
+	}
+	info := infoFrom(r.Context())
+	c := &call{s: s, w: w, r: r, client: client, body: body, model: name, info: info, start: time.Now(),
+		stream: gjson.GetBytes(body, "stream").Bool()}
+	info.model, info.stream = name, c.stream
+	rt, err := s.router.Resolve(name)
+	if err != nil {
+		return err
+	}
+	info.group = rt.Group.Name
+	numRetries := -1
+	if v := gjson.GetBytes(body, "num_retries"); v.Type == gjson.Number {
+		numRetries = int(v.Int())
+	}
+	res, err := s.router.Do(r.Context(), rt, numRetries, c.attempt)
+	if res.Deployment != nil {
+		info.deployment = res.Deployment.ID()
+	}
+	info.retries = res.Retries
+	return err
+}
+
+// hubRequest decodes the client body once.
+func (c *call) hubRequest() (*llm.Request, error) {
+	if c.hub == nil && c.hubErr == nil {
+		c.hub, c.hubErr = c.s.clients[c.client].DecodeRequest(c.body)
+		if c.hubErr == nil {
+			c.hub.Model = c.model
+			for _, f := range gatewayFields {
+				delete(c.hub.Extra, f)
+			}
+		}
+	}
+	return c.hub, c.hubErr
+}
+
+func (c *call) attempt(ctx context.Context, d *router.Deployment, upModel string) (bool, error) {
+	c.attempts++
+	timeout := d.Cfg.Timeout
+	if timeout <= 0 {
+		timeout = c.s.opts.RequestTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	defer cancelCause(nil)
+	c.firstByte = func() bool { return false }
+	if c.stream {
+		st := d.Cfg.StreamTimeout
+		if st <= 0 {
+			st = c.s.opts.StreamTimeout
+		}
+		if st > 0 {
+			t := time.AfterFunc(st, func() { cancelCause(provider.ErrFirstByteTimeout) })
+			defer t.Stop()
+			c.firstByte = t.Stop
+		}
+	}
+	if d.Dialect() == c.client {
+		return c.passthrough(ctx, d, upModel)
+	}
+	return c.translated(ctx, d, upModel)
+}
+
+// send posts body to d's chat endpoint and returns a 2xx response, or the
+// upstream's error classified by its dialect.
+func (c *call) send(ctx context.Context, d *router.Deployment, ep provider.Endpoint, body []byte) (*http.Response, error) {
+	req, err := d.Upstream.NewRequest(ctx, ep, body, c.r.Header)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := d.Upstream.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	e := c.s.upstreams[d.Dialect()].DecodeError(resp.StatusCode, resp.Header, b)
+	if e.Kind == llm.KindUpstreamAuth {
+		e.Message = fmt.Sprintf("deployment %s at %s refused its api_key (%d): %s", d.Upstream.Name, d.Upstream.BaseURL, resp.StatusCode, e.Message)
+	}
+	return nil, e
+}
+
+// commit writes the response headers: from here on nothing can be retried.
+func (c *call) commit(d *router.Deployment, contentType string, status int) {
+	h := c.w.Header()
+	h.Set("Content-Type", contentType)
+	if contentType == "text/event-stream" {
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no")
+	}
+	h.Set("X-Litellm-Model-Id", d.ID())
+	h.Set("X-Litellm-Model-Group", d.Cfg.ModelName)
+	h.Set("X-Litellm-Model-Api-Base", d.Cfg.APIBase)
+	h.Set("X-Litellm-Attempted-Retries", strconv.Itoa(c.attempts-1))
+	h.Set("X-Litellm-Call-Id", h.Get("Request-Id"))
+	h.Set("X-Litellm-Response-Duration-Ms", strconv.FormatInt(time.Since(c.start).Milliseconds(), 10))
+	c.w.WriteHeader(status)
+}
+
+func (c *call) flush() {
+	_ = http.NewResponseController(c.w).Flush()
+}
+
+func (c *call) setUsage(u llm.Usage, ok bool) {
+	if ok {
+		c.info.usage, c.info.hasUsage = u, true
+	}
+}
+
+// passthrough forwards the client's body with only `model` rewritten and
+// relays the reply's bytes, reading usage on the way.
+func (c *call) passthrough(ctx context.Context, d *router.Deployment, upModel string) (bool, error) {
+	body, err := sjson.SetBytes(c.body, "model", upModel)
+	if err != nil {
+		return false, &llm.Error{Kind: llm.KindInvalidRequest, Param: "model", Message: "cannot rewrite model", Err: err}
+	}
+	for _, f := range gatewayFields {
+		if gjson.GetBytes(body, f).Exists() {
+			body, _ = sjson.DeleteBytes(body, f)
+		}
+	}
+	for k, v := range d.Cfg.Params {
+		if !gjson.GetBytes(body, k).Exists() {
+			body, _ = sjson.SetRawBytes(body, k, v)
+		}
+	}
+	injected := false
+	if c.client == llm.DialectOpenAI && c.stream && !gjson.GetBytes(body, "stream_options.include_usage").Bool() {
+		// Usage is asked for so spend can be counted; the usage-only chunk is
+		// then kept from a client that did not ask for it.
+		body, _ = sjson.SetBytes(body, "stream_options.include_usage", true)
+		injected = true
+	}
+	resp, err := c.send(ctx, d, provider.EndpointChat, body)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	tracker := c.s.trackers[d.Dialect()]()
+	if !c.stream {
+		b, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBody))
+		if err != nil {
+			return false, d.Upstream.Classify(ctx, err)
+		}
+		tracker.ObserveBody(b)
+		c.setUsage(tracker.Usage())
+		c.commit(d, "application/json", http.StatusOK)
+		_, err = c.w.Write(b)
+		return true, err
+	}
+	return c.relay(ctx, d, resp.Body, tracker, injected)
+}
+
+var (
+	dataPrefix  = []byte("data:")
+	eventPrefix = []byte("event:")
+	doneData    = []byte("[DONE]")
+)
+
+// relay copies an SSE stream event by event, flushing after each, and tells
+// the tracker each event's data. Until the first event is out nothing is
+// written, so a failure there can still be retried. A stream that ends
+// without its dialect's end marker becomes an in-band error for the client.
+func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, tracker llm.UsageTracker, dropUsageChunk bool) (bool, error) {
+	br := bufio.NewReaderSize(body, 32<<10)
+	var line, ev, data, name []byte
+	committed, done := false, false
+	for {
+		var err error
+		line, err = readLine(br, line)
+		if len(line) > 0 {
+			ev = append(ev, line...)
+			t := bytes.TrimRight(line, "\r\n")
+			switch {
+			case len(t) == 0:
+				// A blank line dispatches the event.
+				if len(data) > 0 {
+					tracker.ObserveEvent(data)
+				}
+				if bytes.Equal(data, doneData) || string(name) == "message_stop" {
+					done = true
+				}
+				if len(ev) > len(line) && !(dropUsageChunk && isUsageOnlyChunk(data)) {
+					if !committed {
+						c.firstByte()
+						c.info.ttfb = time.Since(c.start)
+						c.commit(d, "text/event-stream", http.StatusOK)
+						committed = true
+					}
+					if _, werr := c.w.Write(ev); werr != nil {
+						return true, &llm.Error{Kind: llm.KindClientGone, Message: "client went away", Err: werr}
+					}
+					c.flush()
+				}
+				ev, data, name = ev[:0], data[:0], name[:0]
+			case bytes.HasPrefix(t, dataPrefix):
+				v := t[len(dataPrefix):]
+				if len(v) > 0 && v[0] == ' ' {
+					v = v[1:]
+				}
+				if len(data) > 0 {
+					data = append(data, '\n')
+				}
+				data = append(data, v...)
+			case bytes.HasPrefix(t, eventPrefix):
+				name = append(name[:0], bytes.TrimSpace(t[len(eventPrefix):])...)
+			}
+		}
+		if err == nil {
+			continue
+		}
+		c.setUsage(tracker.Usage())
+		if err == io.EOF && done {
+			if committed && len(bytes.TrimSpace(ev)) > 0 {
+				_, _ = c.w.Write(ev)
+				c.flush()
+			}
+			return committed, nil
+		}
+		var e *llm.Error
+		if err == io.EOF {
+			e = &llm.Error{Kind: llm.KindUpstream, Message: fmt.Sprintf("deployment %s ended its stream early", d.Upstream.Name)}
+		} else {
+			e = d.Upstream.Classify(ctx, err)
+		}
+		if !committed {
+			return false, e
+		}
+		c.failInBand(e)
+		return true, e
+	}
+}
+
+// maxEventBytes bounds one relayed line.
+const maxEventBytes = 16 << 20
+
+// readLine reads one line, terminator included, into buf.
+func readLine(br *bufio.Reader, buf []byte) ([]byte, error) {
+	buf = buf[:0]
+	for {
+		l, err := br.ReadSlice('\n')
+		buf = append(buf, l...)
+		if err != bufio.ErrBufferFull {
+			return buf, err
+		}
+		if len(buf) > maxEventBytes {
+			return buf[:0], errors.New("upstream sent a line longer than 16 MiB")
+		}
+	}
+}
+
+func isUsageOnlyChunk(data []byte) bool {
+	if !bytes.Contains(data, []byte(`"usage"`)) {
+		return false
+	}
+	ch := gjson.GetBytes(data, "choices")
+	return ch.IsArray() && len(ch.Array()) == 0
+}
+
+// failInBand reports an error after the headers are out, in the client's
+// dialect: never a silent truncation.
+func (c *call) failInBand(e *llm.Error) {
+	if e.Kind == llm.KindClientGone {
+		return
+	}
+	sw := c.s.clients[c.client].NewStreamWriter(c.w, &llm.Request{Model: c.model})
+	_ = sw.Fail(e)
+	c.flush()
+}
+
+// translated decodes the client's request to the hub, encodes it for d's
+// dialect, and translates the reply back.
+func (c *call) translated(ctx context.Context, d *router.Deployment, upModel string) (bool, error) {
+	hub, err := c.hubRequest()
+	if err != nil {
+		return false, err
+	}
+	up := c.s.upstreams[d.Dialect()]
+	body, err := up.EncodeRequest(hub, llm.EncodeOptions{
+		Model:           upModel,
+		DropParams:      c.s.opts.DropParams,
+		Params:          d.Cfg.Params,
+		MaxOutputTokens: d.Cfg.Info.MaxOutputTokens,
+	})
+	if err != nil {
+		return false, err
+	}
+	resp, err := c.send(ctx, d, provider.EndpointChat, body)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	client := c.s.clients[c.client]
+	if !c.stream {
+		b, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBody))
+		if err != nil {
+			return false, d.Upstream.Classify(ctx, err)
+		}
+		out, err := up.DecodeResponse(b)
+		if err != nil {
+			return false, upstreamReplyError(d, err)
+		}
+		c.setUsage(out.Usage, true)
+		enc, err := client.EncodeResponse(out, hub)
+		if err != nil {
+			return false, err
+		}
+		c.commit(d, "application/json", http.StatusOK)
+		_, err = c.w.Write(enc)
+		return true, err
+	}
+	st := up.NewStreamReader(resp.Body)
+	defer st.Close()
+	first, err := st.Next()
+	if err != nil {
+		return false, streamError(ctx, d, err)
+	}
+	c.firstByte()
+	c.info.ttfb = time.Since(c.start)
+	c.commit(d, "text/event-stream", http.StatusOK)
+	sw := client.NewStreamWriter(c.w, hub)
+	if err := c.write(sw, first); err != nil {
+		return true, err
+	}
+	return true, c.pump(ctx, d, st, sw)
+}
+
+func upstreamReplyError(d *router.Deployment, err error) *llm.Error {
+	var e *llm.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &llm.Error{Kind: llm.KindUpstream, Message: fmt.Sprintf("deployment %s sent a reply that cannot be read", d.Upstream.Name), Err: err}
+}
+
+func streamError(ctx context.Context, d *router.Deployment, err error) *llm.Error {
+	var e *llm.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return d.Upstream.Classify(ctx, err)
+}
+
+func (c *call) write(sw llm.StreamWriter, ev llm.Event) error {
+	if ev.Usage != nil && (ev.Type == llm.EventUsage || ev.Type == llm.EventStop || ev.Type == llm.EventStart) {
+		u := *ev.Usage
+		if c.info.hasUsage {
+			u = mergeUsage(c.info.usage, u)
+		}
+		c.setUsage(u, true)
+	}
+	if err := sw.Write(ev); err != nil {
+		return &llm.Error{Kind: llm.KindClientGone, Message: "client went away", Err: err}
+	}
+	c.flush()
+	return nil
+}
+
+func mergeUsage(a, b llm.Usage) llm.Usage {
+	if b.InputTokens != 0 {
+		a.InputTokens = b.InputTokens
+	}
+	if b.OutputTokens != 0 {
+		a.OutputTokens = b.OutputTokens
+	}
+	if b.CacheReadTokens != 0 {
+		a.CacheReadTokens = b.CacheReadTokens
+	}
+	if b.CacheWriteTokens != 0 {
+		a.CacheWriteTokens = b.CacheWriteTokens
+	}
+	if b.ReasoningTokens != 0 {
+		a.ReasoningTokens = b.ReasoningTokens
+	}
+	a.Estimated = a.Estimated || b.Estimated
+	return a
+}
+
+type evResult struct {
+	ev  llm.Event
+	err error
+}
+
+// pump moves events from st to sw, sending a keep-alive during long silences.
+func (c *call) pump(ctx context.Context, d *router.Deployment, st llm.Stream, sw llm.StreamWriter) error {
+	ch := make(chan evResult, 8)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			ev, err := st.Next()
+			select {
+			case ch <- evResult{ev, err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	ping := time.NewTimer(c.s.opts.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case r := <-ch:
+			if r.err == io.EOF {
+				return nil
+			}
+			if r.err != nil {
+				e := streamError(ctx, d, r.err)
+				if e.Kind != llm.KindClientGone {
+					_ = sw.Fail(e)
+					c.flush()
+				}
+				return e
+			}
+			if err := c.write(sw, r.ev); err != nil {
+				return err
+			}
+			ping.Reset(c.s.opts.PingInterval)
+		case <-ping.C:
+			if err := sw.Ping(); err != nil {
+				return &llm.Error{Kind: llm.KindClientGone, Message: "client went away", Err: err}
+			}
+			c.flush()
+			ping.Reset(c.s.opts.PingInterval)
+		case <-ctx.Done():
+			e := d.Upstream.Classify(ctx, ctx.Err())
+			if e.Kind != llm.KindClientGone {
+				_ = sw.Fail(e)
+				c.flush()
+			}
+			return e
+		}
+	}
+}
+
+func setModel(body []byte, model string) ([]byte, error) {
+	return sjson.SetBytes(body, "model", model)
+}

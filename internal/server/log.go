@@ -1,0 +1,113 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/tidwall/sjson"
+
+	"github.com/switchyard/switchyard/internal/llm"
+)
+
+// reqInfo collects what one request did, for its log line (and later its
+// spend record). Handlers fill it in.
+type reqInfo struct {
+	model      string
+	group      string
+	deployment string
+	stream     bool
+	retries    int
+	usage      llm.Usage
+	hasUsage   bool
+	ttfb       time.Duration
+	err        error
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) *reqInfo {
+	if i, ok := ctx.Value(infoKey{}).(*reqInfo); ok {
+		return i
+	}
+	return &reqInfo{}
+}
+
+// logWriter records the status and whether anything was written.
+type logWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+	bytes  int64
+}
+
+func (w *logWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status = code
+		w.wrote = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *logWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status = http.StatusOK
+		w.wrote = true
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer (Flush).
+func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequest writes one line per request at info: no prompt text, no key.
+func (s *Server) logRequest(r *http.Request, w *logWriter, info *reqInfo, reqID string, d time.Duration) {
+	if r.URL.Path == "/health/liveliness" || r.URL.Path == "/health/readiness" || r.URL.Path == "/health/liveness" {
+		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+			return
+		}
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", reqID),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", w.status),
+		slog.Duration("duration", d),
+	}
+	if info.model != "" {
+		attrs = append(attrs, slog.String("model", info.model), slog.String("group", info.group),
+			slog.String("deployment", info.deployment), slog.Bool("stream", info.stream), slog.Int("retries", info.retries))
+	}
+	if info.ttfb > 0 {
+		attrs = append(attrs, slog.Duration("ttfb", info.ttfb))
+	}
+	if info.hasUsage {
+		attrs = append(attrs, slog.Int("input_tokens", info.usage.PromptTokens()), slog.Int("output_tokens", info.usage.OutputTokens))
+	}
+	level := slog.LevelInfo
+	if info.err != nil {
+		e := llm.AsError(info.err)
+		attrs = append(attrs, slog.String("error_kind", e.Kind.String()), slog.String("error", e.Message))
+		if e.Err != nil {
+			attrs = append(attrs, slog.String("detail", e.Err.Error()))
+		}
+		if e.Kind == llm.KindInternal {
+			level = slog.LevelError
+		} else {
+			level = slog.LevelWarn
+		}
+	}
+	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+// withRequestID adds request_id to an Anthropic error body.
+func withRequestID(body []byte, id string) []byte {
+	out, err := sjson.SetBytes(body, "request_id", id)
+	if err != nil {
+		return body
+	}
+	return out
+}

@@ -1,0 +1,330 @@
+// Package server is Switchyard's HTTP surface: routes, authentication, the
+// chat handlers (pass-through and translated), model listing, health, and the
+// one place errors are rendered in the client's dialect.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyard/switchyard/internal/dialect/anthropic"
+	"github.com/switchyard/switchyard/internal/dialect/ollama"
+	"github.com/switchyard/switchyard/internal/dialect/openai"
+	"github.com/switchyard/switchyard/internal/llm"
+	"github.com/switchyard/switchyard/internal/router"
+)
+
+// Options configure a Server.
+type Options struct {
+	// MasterKey, when set, is required on every route but liveness/readiness.
+	MasterKey string
+	// RequestTimeout bounds a whole call when a deployment sets no timeout.
+	RequestTimeout time.Duration
+	// StreamTimeout bounds the time to the first byte when a deployment sets none.
+	StreamTimeout time.Duration
+	NumRetries    int
+	DropParams    bool
+	// PingInterval is the silence after which a keep-alive is sent on streams.
+	PingInterval time.Duration
+	// MaxBodyBytes bounds a request body.
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+	// AllowedIPs, when not empty, is the allow-list of client addresses
+	// (general_settings.allowed_ips). The peer address of the connection is
+	// checked; X-Forwarded-For is not trusted.
+	AllowedIPs []netip.Prefix
+	// Ready reports readiness problems (nil when ready) for /health/readiness.
+	Ready func(context.Context) error
+}
+
+// Server serves the gateway's API.
+type Server struct {
+	opts      Options
+	router    *router.Router
+	log       *slog.Logger
+	keyHash   [32]byte
+	hasKey    bool
+	clients   map[llm.Dialect]llm.ClientCodec
+	upstreams map[llm.Dialect]llm.UpstreamCodec
+	trackers  map[llm.Dialect]func() llm.UsageTracker
+	draining  atomic.Bool
+	started   time.Time
+}
+
+// New builds a Server.
+func New(rt *router.Router, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 600 * time.Second
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = 10 * time.Second
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 64 << 20
+	}
+	s := &Server{
+		opts:   opts,
+		router: rt,
+		log:    opts.Logger,
+		clients: map[llm.Dialect]llm.ClientCodec{
+			llm.DialectOpenAI:    openai.Codec{},
+			llm.DialectAnthropic: anthropic.Codec{},
+		},
+		upstreams: map[llm.Dialect]llm.UpstreamCodec{
+			llm.DialectOpenAI:    openai.Codec{},
+			llm.DialectAnthropic: anthropic.Codec{},
+			llm.DialectOllama:    ollama.Codec{},
+		},
+		trackers: map[llm.Dialect]func() llm.UsageTracker{
+			llm.DialectOpenAI:    openai.Codec{}.NewUsageTracker,
+			llm.DialectAnthropic: anthropic.NewUsageTracker,
+			llm.DialectOllama:    ollama.NewUsageTracker,
+		},
+		started: time.Now(),
+	}
+	if opts.MasterKey != "" {
+		s.keyHash = sha256.Sum256([]byte(opts.MasterKey))
+		s.hasKey = true
+	}
+	return s
+}
+
+// Drain marks the server as shutting down: readiness fails so load balancers
+// stop sending new work.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// handlerFunc is a handler that returns its error for the renderer.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route is one entry of the routing table.
+type route struct {
+	dialect llm.Dialect
+	auth    bool
+	h       handlerFunc
+}
+
+// match picks the route for a request. Chat routes match by path suffix so
+// that any base-path prefix works (Claude Code appends /v1/messages to its
+// base URL verbatim: a base URL ending in /v1 gives /v1/v1/messages).
+func (s *Server) match(r *http.Request) (route, bool) {
+	p := r.URL.Path
+	if len(p) > 1 {
+		p = strings.TrimRight(p, "/")
+	}
+	switch r.Method {
+	case http.MethodPost:
+		switch {
+		case strings.HasSuffix(p, "/v1/messages/count_tokens"), p == "/messages/count_tokens":
+			return route{llm.DialectAnthropic, true, s.handleCountTokens}, true
+		case strings.HasSuffix(p, "/v1/messages"), p == "/messages":
+			return route{llm.DialectAnthropic, true, s.chatHandler(llm.DialectAnthropic)}, true
+		case strings.HasSuffix(p, "/chat/completions"):
+			return route{llm.DialectOpenAI, true, s.chatHandler(llm.DialectOpenAI)}, true
+		}
+	case http.MethodGet:
+		switch p {
+		case "/health/liveliness", "/health/liveness", "/health/live":
+			return route{llm.DialectOpenAI, false, s.handleLiveness}, true
+		case "/health/readiness", "/health/ready":
+			return route{llm.DialectOpenAI, false, s.handleReadiness}, true
+		case "/health":
+			return route{llm.DialectOpenAI, true, s.handleHealth}, true
+		}
+		if strings.HasSuffix(p, "/v1/models") || p == "/models" {
+			d := llm.DialectOpenAI
+			if r.Header.Get("Anthropic-Version") != "" {
+				d = llm.DialectAnthropic
+			}
+			return route{d, true, s.handleModels}, true
+		}
+		if strings.HasPrefix(p, "/v1/models/") || strings.HasPrefix(p, "/models/") {
+			return route{llm.DialectOpenAI, true, s.handleModel}, true
+		}
+	}
+	return route{}, false
+}
+
+// ServeHTTP routes, authenticates, runs the handler and renders its error.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := newID("req_")
+	w.Header().Set("Request-Id", reqID)
+	w.Header().Set("X-Request-Id", reqID)
+	lw := &logWriter{ResponseWriter: w}
+	info := &reqInfo{}
+	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+	defer func() {
+		s.logRequest(r, lw, info, reqID, time.Since(start))
+	}()
+	if len(s.opts.AllowedIPs) > 0 && !s.ipAllowed(r) {
+		s.renderError(lw, r, llm.DialectOpenAI, reqID, &llm.Error{Kind: llm.KindPermission,
+			Message: "this client address is not in general_settings.allowed_ips"})
+		return
+	}
+	if r.Method == http.MethodHead {
+		// Claude Code probes its base URL with HEAD at start-up.
+		lw.WriteHeader(http.StatusOK)
+		return
+	}
+	rt, ok := s.match(r)
+	if !ok {
+		d := llm.DialectOpenAI
+		if strings.Contains(r.URL.Path, "/messages") || r.Header.Get("Anthropic-Version") != "" {
+			d = llm.DialectAnthropic
+		}
+		s.renderError(lw, r, d, reqID, &llm.Error{Kind: llm.KindNotFound,
+			Message: "no route for " + r.Method + " " + r.URL.Path})
+		return
+	}
+	if rt.auth {
+		if err := s.authenticate(r); err != nil {
+			s.renderError(lw, r, rt.dialect, reqID, err)
+			return
+		}
+	}
+	if err := rt.h(lw, r); err != nil {
+		info.err = err
+		if lw.wrote {
+			// Headers are out: the handler already reported in-band.
+			return
+		}
+		s.renderError(lw, r, rt.dialect, reqID, err)
+	}
+}
+
+func (s *Server) ipAllowed(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range s.opts.AllowedIPs {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate checks the master key in Authorization: Bearer or x-api-key.
+// Claude Code may send both headers; either one matching is enough.
+func (s *Server) authenticate(r *http.Request) error {
+	if !s.hasKey {
+		return nil
+	}
+	var candidates []string
+	if a := r.Header.Get("Authorization"); a != "" {
+		if k, ok := strings.CutPrefix(a, "Bearer "); ok {
+			candidates = append(candidates, strings.TrimSpace(k))
+		} else if k, ok := strings.CutPrefix(a, "bearer "); ok {
+			candidates = append(candidates, strings.TrimSpace(k))
+		}
+	}
+	if k := r.Header.Get("X-Api-Key"); k != "" {
+		candidates = append(candidates, strings.TrimSpace(k))
+	}
+	if len(candidates) == 0 {
+		return &llm.Error{Kind: llm.KindAuth, Message: "missing API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`"}
+	}
+	ok := 0
+	for _, c := range candidates {
+		h := sha256.Sum256([]byte(c))
+		ok |= subtle.ConstantTimeCompare(h[:], s.keyHash[:])
+	}
+	if ok != 1 {
+		return &llm.Error{Kind: llm.KindAuth, Message: "invalid API key: it must match general_settings.master_key"}
+	}
+	return nil
+}
+
+// renderError writes err in dialect d. The public message goes to the
+// client; the detail is logged.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, d llm.Dialect, reqID string, err error) {
+	e := llm.AsError(err)
+	if e.Kind == llm.KindClientGone {
+		w.WriteHeader(e.Kind.Status())
+		return
+	}
+	codec := s.clients[d]
+	if codec == nil {
+		codec = s.clients[llm.DialectOpenAI]
+	}
+	body := codec.EncodeError(e)
+	if d == llm.DialectAnthropic && e.BodyDialect != llm.DialectAnthropic {
+		body = withRequestID(body, reqID)
+	}
+	status := e.Kind.Status()
+	if e.BodyDialect == d && e.Status >= 400 && len(e.Body) > 0 && e.Kind != llm.KindUpstreamAuth {
+		// A same-dialect upstream error body is relayed as it is, status too:
+		// clients pattern-match the upstream's wording.
+		status = e.Status
+	}
+	if e.Kind == llm.KindRateLimit || e.Kind == llm.KindOverloaded || e.Kind == llm.KindUnavailable {
+		ra := e.RetryAfter
+		if ra <= 0 {
+			ra = time.Second
+		}
+		w.Header().Set("Retry-After", retryAfterSeconds(ra))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func retryAfterSeconds(d time.Duration) string {
+	s := int64((d + time.Second - 1) / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return itoa(s)
+}
+
+func itoa(n int64) string {
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+// newID returns prefix + 24 random hex characters.
+func newID(prefix string) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// errBodyTooLarge is a body over MaxBodyBytes.
+var errBodyTooLarge = errors.New("request body too large")
