@@ -26,7 +26,10 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 type flags struct {
@@ -72,7 +75,8 @@ Flags:
 	return fs
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// run serves until ctx ends (SIGTERM/SIGINT in main), then drains.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "check":
@@ -127,8 +131,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.General.MasterKey == "" {
 		log.Warn("no master_key is set: anyone who can reach this port can use the gateway; set general_settings.master_key or LITELLM_MASTER_KEY")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	gw.Start(ctx)
 	srv := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
