@@ -207,11 +207,36 @@ func TestToolUseIDsUnique(t *testing.T) {
 	}
 }
 
-func TestWriterRejectsLateToolArgs(t *testing.T) {
+func TestWriterInterleavedToolArgs(t *testing.T) {
+	// OpenAI-style upstreams interleave the arguments of parallel calls; the
+	// later call is held and written whole after the first one.
 	var buf bytes.Buffer
 	w := Codec{}.NewStreamWriter(&buf, &llm.Request{Model: "m"})
+	for _, ev := range []llm.Event{
+		{Type: llm.EventToolCallStart, Index: 0, Name: "A"},
+		{Type: llm.EventToolArgsDelta, Index: 0, Text: `{"a":`},
+		{Type: llm.EventToolCallStart, Index: 1, Name: "B"},
+		{Type: llm.EventToolArgsDelta, Index: 1, Text: `{"b":`},
+		{Type: llm.EventToolArgsDelta, Index: 0, Text: `1}`},
+		{Type: llm.EventToolArgsDelta, Index: 1, Text: `2}`},
+		{Type: llm.EventStop, StopReason: llm.StopToolUse},
+	} {
+		if err := w.Write(ev); err != nil {
+			t.Fatalf("%+v: %v", ev, err)
+		}
+	}
+	out := buf.String()
+	a := strings.Index(out, `"partial_json":"1}"`)
+	bStart := strings.Index(out, `"name":"B"`)
+	if a < 0 || bStart < 0 || a > bStart || !strings.Contains(out, `"index":1,"delta":{"type":"input_json_delta","partial_json":"{\"b\":2}"}`) {
+		t.Fatalf("interleaved calls not serialized:\n%s", out)
+	}
+
+	// Arguments for a call whose block was closed by text cannot be placed.
+	buf.Reset()
+	w = Codec{}.NewStreamWriter(&buf, &llm.Request{Model: "m"})
 	_ = w.Write(llm.Event{Type: llm.EventToolCallStart, Index: 0, Name: "A"})
-	_ = w.Write(llm.Event{Type: llm.EventToolCallStart, Index: 1, Name: "B"})
+	_ = w.Write(llm.Event{Type: llm.EventTextDelta, Text: "hm"})
 	err := w.Write(llm.Event{Type: llm.EventToolArgsDelta, Index: 0, Text: "{}"})
 	if e := llm.AsError(err); err == nil || e.Kind != llm.KindUpstream {
 		t.Fatalf("want upstream error, got %v", err)

@@ -41,8 +41,51 @@ type streamWriter struct {
 	// argument fragments.
 	tools    map[int]int
 	hasTools bool
+	// pending holds tool calls that started while another tool block was
+	// open. OpenAI-style upstreams interleave the arguments of parallel
+	// calls; Anthropic blocks cannot interleave or reopen, so later calls are
+	// held whole and written, in order, when the open block is done.
+	pending []*pendingTool
 
 	usage llm.Usage
+}
+
+type pendingTool struct {
+	index int
+	name  string
+	args  strings.Builder
+}
+
+func (s *streamWriter) findPending(index int) *pendingTool {
+	for _, p := range s.pending {
+		if p.index == index {
+			return p
+		}
+	}
+	return nil
+}
+
+// drainPending closes the open block and writes every held tool call.
+func (s *streamWriter) drainPending() {
+	for _, p := range s.pending {
+		s.openToolBlock(p.index, p.name)
+		if p.args.Len() > 0 {
+			s.emitDelta(s.nextIndex-1, deltaJSON{"input_json_delta", p.args.String()})
+		}
+	}
+	s.pending = s.pending[:0]
+}
+
+func (s *streamWriter) openToolBlock(index int, name string) {
+	s.tools[index] = s.nextIndex
+	s.hasTools = true
+	s.emitBlockStart(blockTool, struct {
+		Type  string   `json:"type"`
+		ID    string   `json:"id"`
+		Name  string   `json:"name"`
+		Input struct{} `json:"input"`
+	}{Type: "tool_use", ID: NewToolUseID(), Name: name})
+	s.openTool = index
 }
 
 // NewStreamWriter returns a writer of the Anthropic stream for req.
@@ -169,6 +212,7 @@ func (s *streamWriter) emitDelta(index int, delta any) {
 
 func (s *streamWriter) openThinking() {
 	if s.open != blockThinking {
+		s.drainPending()
 		s.emitBlockStart(blockThinking, struct {
 			Type      string `json:"type"`
 			Thinking  string `json:"thinking"`
@@ -195,6 +239,7 @@ func (s *streamWriter) Write(ev llm.Event) error {
 		}
 		s.ensureStarted()
 		if s.open != blockText {
+			s.drainPending()
 			s.emitBlockStart(blockText, deltaText{Type: "text"})
 		}
 		s.emitDelta(s.nextIndex-1, deltaText{"text_delta", ev.Text})
@@ -217,22 +262,25 @@ func (s *streamWriter) Write(ev llm.Event) error {
 		if s.tools == nil {
 			s.tools = make(map[int]int)
 		}
-		if _, seen := s.tools[ev.Index]; seen {
+		if _, seen := s.tools[ev.Index]; seen || s.findPending(ev.Index) != nil {
 			// A repeated start for the same call (some upstreams resend the
 			// name); the block is already open or done.
 			break
 		}
-		s.tools[ev.Index] = s.nextIndex
-		s.hasTools = true
-		s.emitBlockStart(blockTool, struct {
-			Type  string   `json:"type"`
-			ID    string   `json:"id"`
-			Name  string   `json:"name"`
-			Input struct{} `json:"input"`
-		}{Type: "tool_use", ID: NewToolUseID(), Name: ev.Name})
-		s.openTool = ev.Index
+		if s.open == blockTool || len(s.pending) > 0 {
+			s.pending = append(s.pending, &pendingTool{index: ev.Index, name: ev.Name})
+			break
+		}
+		s.openToolBlock(ev.Index, ev.Name)
 	case llm.EventToolArgsDelta:
 		if ev.Text == "" {
+			break
+		}
+		if p := s.findPending(ev.Index); p != nil {
+			if p.args.Len()+len(ev.Text) > sse.MaxLine {
+				return llm.Errorf(llm.KindUpstream, "upstream sent over %d bytes of arguments for tool call %d", sse.MaxLine, ev.Index)
+			}
+			p.args.WriteString(ev.Text)
 			break
 		}
 		block, ok := s.tools[ev.Index]
@@ -251,6 +299,7 @@ func (s *streamWriter) Write(ev llm.Event) error {
 	case llm.EventStop:
 		s.ensureStarted()
 		mergeUsage(&s.usage, ev.Usage)
+		s.drainPending()
 		s.emitBlockStop()
 		s.emitMessageEnd(ev)
 	case llm.EventError:
