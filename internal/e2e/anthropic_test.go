@@ -8,12 +8,14 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	aopt "github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/openai/openai-go/v3"
 
 	"github.com/switchyard/switchyard/internal/fakeup"
+	"github.com/switchyard/switchyard/internal/gateway"
 )
 
 func anClient(g *gw, opts ...aopt.RequestOption) anthropic.Client {
@@ -327,5 +329,22 @@ func TestOpenAIClientToAnthropicUpstream(t *testing.T) {
 	}
 	if acc.Choices[0].Message.Content != "I'll run it." {
 		t.Fatalf("content %q", acc.Choices[0].Message.Content)
+	}
+}
+
+func TestPingDuringUpstreamSilence(t *testing.T) {
+	up := fakeup.New(fakeup.OpenAI)
+	defer up.Close()
+	up.Script = func(int, fakeup.Request) fakeup.Reply {
+		return fakeup.Reply{Text: "slow answer", Chunks: 3, EventDelay: 300 * time.Millisecond}
+	}
+	g := startGatewayOpts(t, threeDialects, map[string]string{"OA": up.URL, "OLL": up.URL, "AN": up.URL},
+		gateway.Options{PingInterval: 50 * time.Millisecond})
+	resp, out := g.do(t, "POST", "/v1/messages", `{"model":"claude-via-openai","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, out)
+	}
+	if !strings.Contains(string(out), "event: ping") || !strings.HasSuffix(strings.TrimSpace(string(out)), `data: {"type":"message_stop"}`) {
+		t.Fatalf("no ping during a 300 ms silence, or no clean end:\n%s", out)
 	}
 }

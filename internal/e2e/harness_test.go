@@ -27,6 +27,12 @@ type gw struct {
 // startGateway loads yaml (with {{NAME}} replaced by vars) and serves it.
 func startGateway(t *testing.T, yaml string, vars map[string]string) *gw {
 	t.Helper()
+	return startGatewayOpts(t, yaml, vars, gateway.Options{})
+}
+
+// startGatewayOpts is startGateway with gateway options (the logger is set here).
+func startGatewayOpts(t *testing.T, yaml string, vars map[string]string, opts gateway.Options) *gw {
+	t.Helper()
 	for k, v := range vars {
 		yaml = strings.ReplaceAll(yaml, "{{"+k+"}}", v)
 	}
@@ -36,7 +42,8 @@ func startGateway(t *testing.T, yaml string, vars map[string]string) *gw {
 	}
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	g, err := gateway.New(cfg, gateway.Options{Logger: log})
+	opts.Logger = log
+	g, err := gateway.New(cfg, opts)
 	if err != nil {
 		t.Fatalf("gateway: %v", err)
 	}

@@ -6,9 +6,11 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/internal/llm"
@@ -22,6 +24,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Transport overrides the upstream HTTP transport (tests).
 	Transport http.RoundTripper
+	// PingInterval overrides the keep-alive interval on streams (tests).
+	PingInterval time.Duration
 }
 
 // Gateway is a configured, runnable gateway.
@@ -43,6 +47,9 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		rt = opts.Transport
 	}
 	client := &http.Client{Transport: rt}
+	for _, n := range notImplemented(cfg) {
+		log.Warn("config: " + n)
+	}
 	deps := make([]*router.Deployment, 0, len(cfg.Deployments))
 	for _, d := range cfg.Deployments {
 		d.Params = withProviderParams(d)
@@ -72,6 +79,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		NumRetries:     numRetries,
 		DropParams:     cfg.LiteLLM.DropParams,
 		AllowedIPs:     cfg.General.AllowedIPs,
+		PingInterval:   opts.PingInterval,
 		Logger:         log,
 	})
 	return &Gateway{cfg: cfg, log: log, router: r, server: srv}, nil
@@ -130,6 +138,24 @@ func routerOptions(cfg *config.Config, numRetries int, log *slog.Logger) router.
 		MaxParallelRequests:    parallel,
 		Logger:                 log,
 	}
+}
+
+// notImplemented lists what the config asks for that this build does not do
+// yet, so that nothing is silently ignored.
+func notImplemented(cfg *config.Config) []string {
+	var out []string
+	if cfg.LiteLLM.Cache {
+		out = append(out, "litellm_settings.cache: the response cache is not implemented yet; every request goes to an upstream")
+	}
+	if cfg.General.RPM > 0 || cfg.General.TPM > 0 {
+		out = append(out, "general_settings.rpm/tpm: per-key rate limits are not implemented yet; per-deployment rpm/tpm in model_list are enforced")
+	}
+	for _, d := range cfg.Deployments {
+		if d.Dialect == "" {
+			out = append(out, fmt.Sprintf("model_list %q (line %d): litellm_params.model \"*\" (provider chosen per request) is not implemented yet; it is served as an OpenAI-compatible upstream at %s", d.ModelName, d.Line, d.APIBase))
+		}
+	}
+	return out
 }
 
 // withProviderParams adds the deployment's provider knobs (Ollama num_ctx
