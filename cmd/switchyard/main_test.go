@@ -217,3 +217,40 @@ func TestNoFlagsServesOllamaModels(t *testing.T) {
 		t.Fatalf("models %d %s", code, body)
 	}
 }
+
+func TestShutdownLetsStreamsFinish(t *testing.T) {
+	t.Setenv("LITELLM_MASTER_KEY", "")
+	up := fakeup.New(fakeup.OpenAI)
+	defer up.Close()
+	up.Script = func(int, fakeup.Request) fakeup.Reply {
+		return fakeup.Reply{Text: "one two three four five six", Chunks: 6, EventDelay: 100 * time.Millisecond}
+	}
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	cfg := "model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/m\n      api_base: " + up.URL + "/v1\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr, logs, stop := serve(t, "--config", path)
+	resp, err := http.Post("http://"+addr+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 1)
+	if _, err := resp.Body.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	codec := make(chan int, 1)
+	go func() { codec <- stop() }()
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("stream cut by shutdown: %v", err)
+	}
+	if !strings.Contains(string(rest), "[DONE]") {
+		t.Fatalf("stream did not finish:\n%s", rest)
+	}
+	if code := <-codec; code != 0 {
+		t.Fatalf("exit %d\n%s", code, logs.String())
+	}
+}
