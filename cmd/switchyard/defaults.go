@@ -106,7 +106,7 @@ func ollamaModels(base string) ([]string, error) {
 		return nil, fmt.Errorf("GET /api/tags: %w", err)
 	}
 	if len(tags.Models) == 0 {
-		return nil, fmt.Errorf("Ollama has no models (pull one with `ollama pull NAME`)")
+		return nil, fmt.Errorf("the local Ollama has no models (pull one with `ollama pull NAME`)")
 	}
 	names := make([]string, 0, len(tags.Models))
 	for _, m := range tags.Models {
