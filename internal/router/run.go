@@ -26,8 +26,8 @@ type Request struct {
 	// InputTokens is the estimated prompt size (0: unknown). A deployment
 	// whose model_info.max_input_tokens is smaller is skipped; when every
 	// deployment of a group is too small the group fails with
-	// KindContextWindow, so context_window_fallbacks apply. It also counts
-	// against a deployment's tpm before the call.
+	// KindContextWindow, so context_window_fallbacks apply. A deployment
+	// whose tokens this minute plus the estimate pass its tpm is skipped.
 	InputTokens int
 	// Stream makes latency-based routing rank by time to first byte.
 	Stream bool
@@ -83,10 +83,9 @@ type Result struct {
 // Attempt is the older attempt signature, kept for Do.
 type Attempt func(ctx context.Context, d *Deployment, upstreamModel string) (committed bool, err error)
 
-// Do runs try on route with numRetries (< 0: the configured number).
-//
-// Deprecated: use Run, which also takes fallbacks and the token estimate
-// and lets the attempt report its time to first byte and token use.
+// Do runs try on route with numRetries (< 0: the configured number). Prefer
+// Run, which also takes fallbacks and the token estimate and lets the
+// attempt report its time to first byte and token use.
 func (r *Router) Do(ctx context.Context, route *Route, numRetries int, try Attempt) (Result, error) {
 	return r.Run(ctx, Request{Route: route, NumRetries: numRetries}, func(ctx context.Context, t *Try) (bool, error) {
 		return try(ctx, t.Deployment, t.UpstreamModel)
@@ -316,7 +315,8 @@ func (r *Router) candidates(ctx context.Context, g *Group, req Request, tried ma
 			soon(s.CooldownUntil.Sub(now))
 			continue
 		case c.RPM > 0 && s.Counters[CounterRequests] >= int64(c.RPM),
-			c.TPM > 0 && s.Counters[CounterTokens]+int64(req.InputTokens) > int64(c.TPM) && s.Counters[CounterTokens] > 0:
+			c.TPM > 0 && (s.Counters[CounterTokens] >= int64(c.TPM) ||
+				s.Counters[CounterTokens] > 0 && s.Counters[CounterTokens]+int64(req.InputTokens) > int64(c.TPM)):
 			full++
 			soon(nextMinute)
 			continue

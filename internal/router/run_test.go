@@ -235,13 +235,13 @@ func TestCooldowns(t *testing.T) {
 			r, _ := testRouter(t, two(), Options{NumRetries: 0})
 			s := newScript(map[string]behaviour{"a": fail429(20 * time.Second)})
 			_, _ = run(t, r, "g", s)
-			if got := cooling(t, r, "a"); got.Sub(time.Now()) != 20*time.Second {
+			if got := cooling(t, r, "a"); time.Until(got) != 20*time.Second {
 				t.Fatalf("429 cooldown until %v", got)
 			}
 			r, _ = testRouter(t, two(), Options{NumRetries: 0})
 			s = newScript(map[string]behaviour{"a": fail(llm.KindUpstreamAuth)})
 			_, _ = run(t, r, "g", s)
-			if got := cooling(t, r, "a"); got.Sub(time.Now()) != DefaultCooldownTime {
+			if got := cooling(t, r, "a"); time.Until(got) != DefaultCooldownTime {
 				t.Fatalf("auth cooldown until %v", got)
 			}
 		})
@@ -263,7 +263,7 @@ func TestCooldowns(t *testing.T) {
 			time.Sleep(3 * time.Second)
 			close(release) // the earlier call fails at +3s
 			<-done
-			if got := cooling(t, r, "a").Sub(time.Now()); got != 5*time.Second {
+			if got := time.Until(cooling(t, r, "a")); got != 5*time.Second {
 				t.Fatalf("cooldown left %s, want extended to 5s from the new failure", got)
 			}
 		})
@@ -276,12 +276,12 @@ func TestCooldowns(t *testing.T) {
 			_, _ = run(t, r1, "g", s)
 			time.Sleep(20 * time.Second)
 			r2, _ := testRouter(t, two(), Options{NumRetries: 0, State: st, CooldownTime: 5 * time.Second})
-			if left := cooling(t, r2, "a").Sub(time.Now()); left != 40*time.Second {
+			if left := time.Until(cooling(t, r2, "a")); left != 40*time.Second {
 				t.Fatalf("restored cooldown has %s left, want 40s", left)
 			}
 			// A shorter cooldown set later does not cut the longer one.
 			_, _ = st.SetCooldown(context.Background(), "a", time.Now().Add(time.Second))
-			if left := cooling(t, r2, "a").Sub(time.Now()); left != 40*time.Second {
+			if left := time.Until(cooling(t, r2, "a")); left != 40*time.Second {
 				t.Fatalf("cooldown shortened to %s", left)
 			}
 			s.set("a", ok())
@@ -468,8 +468,7 @@ func TestFallbacksAuto(t *testing.T) {
 
 // hangingState never answers until the test ends.
 type hangingState struct {
-	stop  chan struct{}
-	calls sync.WaitGroup
+	stop chan struct{}
 }
 
 func (h *hangingState) wait() error {
