@@ -18,6 +18,7 @@ import (
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/provider"
 	"github.com/switchyard/switchyard/internal/router"
+	"github.com/switchyard/switchyard/internal/tokens"
 )
 
 // gatewayFields are request fields meant for the gateway itself (LiteLLM's
@@ -49,8 +50,8 @@ type call struct {
 	// hub is the decoded request, made once on first need.
 	hub    *llm.Request
 	hubErr error
-	// attempts counts calls made, for x-litellm-attempted-retries.
-	attempts int
+	// try is the current attempt.
+	try *router.Try
 	// firstByte stops the stream_timeout timer of the current attempt.
 	firstByte func() bool
 }
@@ -92,16 +93,57 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, client llm.Di
 		return err
 	}
 	info.group = rt.Group.Name
-	numRetries := -1
-	if v := gjson.GetBytes(body, "num_retries"); v.Type == gjson.Number {
-		numRetries = int(v.Int())
+	release, err := s.router.Admit(r.Context())
+	if err != nil {
+		return err
 	}
-	res, err := s.router.Do(r.Context(), rt, numRetries, c.attempt)
+	defer release()
+	req := router.Request{Route: rt, NumRetries: -1, Stream: c.stream,
+		Fallbacks:              stringList(body, "fallbacks"),
+		ContextWindowFallbacks: stringList(body, "context_window_fallbacks"),
+		ContentPolicyFallbacks: stringList(body, "content_policy_fallbacks"),
+	}
+	if v := gjson.GetBytes(body, "num_retries"); v.Type == gjson.Number {
+		req.NumRetries = int(v.Int())
+	}
+	if needsEstimate(rt.Group) {
+		req.InputTokens = tokens.EstimateBytes(body)
+		info.inputEstimate = req.InputTokens
+	}
+	res, err := s.router.Run(r.Context(), req, c.attempt)
 	if res.Deployment != nil {
 		info.deployment = res.Deployment.ID()
+		info.dep = res.Deployment
+		info.group = res.Group
 	}
-	info.retries = res.Retries
+	info.retries, info.fallbacks = res.Retries, res.Fallbacks
 	return err
+}
+
+// needsEstimate reports whether routing in g uses the prompt's size: a
+// context-window pre-check or a tpm limit.
+func needsEstimate(g *router.Group) bool {
+	for _, d := range g.Deployments {
+		if d.Cfg.Info.MaxInputTokens > 0 || d.Cfg.TPM > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// stringList reads a body field that is a list of model names; nil when absent.
+func stringList(body []byte, field string) []string {
+	v := gjson.GetBytes(body, field)
+	if !v.IsArray() {
+		return nil
+	}
+	out := []string{}
+	for _, x := range v.Array() {
+		if x.Type == gjson.String {
+			out = append(out, x.Str)
+		}
+	}
+	return out
 }
 
 // hubRequest decodes the client body once.
@@ -118,8 +160,15 @@ func (c *call) hubRequest() (*llm.Request, error) {
 	return c.hub, c.hubErr
 }
 
-func (c *call) attempt(ctx context.Context, d *router.Deployment, upModel string) (bool, error) {
-	c.attempts++
+func (c *call) attempt(ctx context.Context, t *router.Try) (bool, error) {
+	d, upModel := t.Deployment, t.UpstreamModel
+	c.try = t
+	c.info.hasUsage, c.info.usage = false, llm.Usage{}
+	defer func() {
+		if c.info.hasUsage {
+			t.Tokens(c.info.usage.Total())
+		}
+	}()
 	timeout := d.Cfg.Timeout
 	if timeout <= 0 {
 		timeout = c.s.opts.RequestTimeout
@@ -178,9 +227,11 @@ func (c *call) commit(d *router.Deployment, contentType string, status int) {
 		h.Set("X-Accel-Buffering", "no")
 	}
 	h.Set("X-Litellm-Model-Id", d.ID())
-	h.Set("X-Litellm-Model-Group", d.Cfg.ModelName)
+	h.Set("X-Litellm-Model-Group", c.try.Group)
 	h.Set("X-Litellm-Model-Api-Base", d.Cfg.APIBase)
-	h.Set("X-Litellm-Attempted-Retries", strconv.Itoa(c.attempts-1))
+	h.Set("X-Litellm-Attempted-Retries", strconv.Itoa(c.try.Retries))
+	h.Set("X-Litellm-Attempted-Fallbacks", strconv.Itoa(c.try.Fallbacks))
+	h.Set("X-Litellm-Overhead-Duration-Ms", strconv.FormatInt(c.overhead().Milliseconds(), 10))
 	h.Set("X-Litellm-Call-Id", h.Get("Request-Id"))
 	h.Set("X-Litellm-Response-Duration-Ms", strconv.FormatInt(time.Since(c.start).Milliseconds(), 10))
 	c.w.WriteHeader(status)
@@ -272,6 +323,7 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 				if len(ev) > len(line) && !(dropUsageChunk && isUsageOnlyChunk(data)) {
 					if !committed {
 						c.firstByte()
+						c.try.FirstByte()
 						c.info.ttfb = time.Since(c.start)
 						c.commit(d, "text/event-stream", http.StatusOK)
 						committed = true
@@ -405,6 +457,7 @@ func (c *call) translated(ctx context.Context, d *router.Deployment, upModel str
 		return false, streamError(ctx, d, err)
 	}
 	c.firstByte()
+	c.try.FirstByte()
 	c.info.ttfb = time.Since(c.start)
 	c.commit(d, "text/event-stream", http.StatusOK)
 	sw := client.NewStreamWriter(c.w, hub)
@@ -527,4 +580,14 @@ func (c *call) pump(ctx context.Context, d *router.Deployment, st llm.Stream, sw
 
 func setModel(body []byte, model string) ([]byte, error) {
 	return sjson.SetBytes(body, "model", model)
+}
+
+// overhead is the time spent in the gateway itself: the whole call so far
+// less the time waiting on upstreams.
+func (c *call) overhead() time.Duration {
+	d := time.Since(c.start) - c.info.upstreamTime
+	if d < 0 {
+		return 0
+	}
+	return d
 }

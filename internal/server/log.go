@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/sjson"
 
 	"github.com/switchyard/switchyard/internal/llm"
+	"github.com/switchyard/switchyard/internal/router"
 )
 
 // reqInfo collects what one request did, for its log line (and later its
@@ -19,10 +20,17 @@ type reqInfo struct {
 	deployment string
 	stream     bool
 	retries    int
-	usage      llm.Usage
-	hasUsage   bool
-	ttfb       time.Duration
-	err        error
+	fallbacks  int
+	// dep is the deployment that served (or was tried last).
+	dep *router.Deployment
+	// inputEstimate is our token estimate of the prompt, 0 if not made.
+	inputEstimate int
+	// upstreamTime is the time spent waiting on upstream calls.
+	upstreamTime time.Duration
+	usage        llm.Usage
+	hasUsage     bool
+	ttfb         time.Duration
+	err          error
 }
 
 type infoKey struct{}
