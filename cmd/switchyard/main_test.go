@@ -40,6 +40,21 @@ var addrRE = regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
 // returns the address it listens on.
 func serve(t *testing.T, args ...string) (addr string, logs *lockedBuffer, stop func() int) {
 	t.Helper()
+	// Config paths are made absolute and the command runs in a temp dir, so
+	// the spend database it makes lands there.
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "--config" && !filepath.IsAbs(args[i+1]) {
+			abs, err := filepath.Abs(args[i+1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			args[i+1] = abs
+		}
+	}
+	if _, err := os.Stat("main.go"); err == nil {
+		t.Chdir(t.TempDir())
+	}
+	t.Setenv("SWITCHYARD_DATA_DIR", t.TempDir())
 	ctx, cancel := context.WithCancel(context.Background())
 	logs = &lockedBuffer{}
 	done := make(chan int, 1)
@@ -165,22 +180,18 @@ func TestModelFlag(t *testing.T) {
 func TestNoFlagsFallsBackToOllama(t *testing.T) {
 	t.Setenv("LITELLM_MASTER_KEY", "")
 	dir := t.TempDir()
-	wd, _ := os.Getwd()
-	if err := os.Chdir(dir); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = os.Chdir(wd) }()
+	t.Chdir(dir)
 	old := defaultOllama
 	defaultOllama = "http://127.0.0.1:1" // nothing listens there
 	defer func() { defaultOllama = old }()
 	addr, logs, stop := serve(t)
-	defer stop()
 	if !strings.Contains(logs.String(), "no Ollama answering") {
 		t.Fatalf("start-up did not say what it did:\n%s", logs.String())
 	}
 	if code, _ := get(t, "http://"+addr+"/health/liveliness", ""); code != 200 {
 		t.Fatalf("liveliness %d", code)
 	}
+	stop()
 
 	// A config file in the working directory is picked up.
 	if err := os.WriteFile("litellm_config.yaml", []byte("model_list:\n  - model_name: from-file\n    litellm_params:\n      model: ollama/x\n"), 0o644); err != nil {
@@ -196,11 +207,7 @@ func TestNoFlagsFallsBackToOllama(t *testing.T) {
 func TestNoFlagsServesOllamaModels(t *testing.T) {
 	t.Setenv("LITELLM_MASTER_KEY", "")
 	dir := t.TempDir()
-	wd, _ := os.Getwd()
-	if err := os.Chdir(dir); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = os.Chdir(wd) }()
+	t.Chdir(dir)
 	up := fakeup.New(fakeup.Ollama)
 	defer up.Close()
 	up.Models = []string{"qwen2.5:7b", "llama3.1:8b"}

@@ -44,6 +44,10 @@ const (
 // Settings says which callbacks to run and where they send.
 // Empty strings fall back to the environment variables LiteLLM reads.
 type Settings struct {
+	// Strict makes an unknown callback name, or a sink without its
+	// credentials or URL, an error; otherwise it is a warning and the sink is
+	// left out (the seed guide names langfuse without keys).
+	Strict bool
 	// SuccessCallback sinks get successes only, FailureCallback sinks
 	// failures only, Callbacks sinks both.
 	SuccessCallback []string
@@ -175,7 +179,11 @@ func New(cfg Settings, drops DropCounter, log *slog.Logger) (*Dispatcher, error)
 			}
 			canon, ok := aliases[n]
 			if !ok {
-				errs = append(errs, fmt.Errorf("callback %q: %w (supported: %s)", raw, ErrUnknownCallback, strings.Join(Supported(), ", ")))
+				if cfg.Strict {
+					errs = append(errs, fmt.Errorf("callback %q: %w (supported: %s)", raw, ErrUnknownCallback, strings.Join(Supported(), ", ")))
+				} else {
+					log.Warn("config: callback not supported by Switchyard, ignored", "callback", raw, "supported", strings.Join(Supported(), ", "))
+				}
 				continue
 			}
 			if _, seen := filters[canon]; !seen {
@@ -216,6 +224,11 @@ func New(cfg Settings, drops DropCounter, log *slog.Logger) (*Dispatcher, error)
 			exp, err = newOTel(cfg, getenv, client)
 		}
 		if err != nil {
+			if errors.Is(err, ErrNotConfigured) && !cfg.Strict {
+				// The seed guide names langfuse without keys: start anyway, and say so.
+				log.Warn("config: callback disabled: "+err.Error(), "callback", name)
+				continue
+			}
 			return nil, fmt.Errorf("callback %s: %w", name, err)
 		}
 		d.sinks = append(d.sinks, newSink(name, filters[name], exp, cfg, timeout, drops, log))

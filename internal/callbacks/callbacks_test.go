@@ -85,14 +85,16 @@ func TestNew(t *testing.T) {
 	}{
 		{name: "none", want: []string{}},
 		{name: "prometheus needs no sink", cfg: Settings{Callbacks: []string{"prometheus"}}, want: []string{}},
-		{name: "unknown", cfg: Settings{SuccessCallback: []string{"datadog"}}, wantErr: ErrUnknownCallback, errHas: "langfuse"},
-		{name: "python path unknown", cfg: Settings{Callbacks: []string{"custom_callbacks.proxy_handler_instance"}}, wantErr: ErrUnknownCallback},
-		{name: "langfuse without keys", cfg: Settings{SuccessCallback: []string{"langfuse"}}, wantErr: ErrNotConfigured},
+		{name: "unknown", cfg: Settings{Strict: true, SuccessCallback: []string{"datadog"}}, wantErr: ErrUnknownCallback, errHas: "langfuse"},
+		{name: "unknown, lenient: left out with a warning", cfg: Settings{SuccessCallback: []string{"datadog"}}, want: []string{}},
+		{name: "python path unknown", cfg: Settings{Strict: true, Callbacks: []string{"custom_callbacks.proxy_handler_instance"}}, wantErr: ErrUnknownCallback},
+		{name: "langfuse without keys", cfg: Settings{Strict: true, SuccessCallback: []string{"langfuse"}}, wantErr: ErrNotConfigured},
+		{name: "langfuse without keys, lenient: left out with a warning", cfg: Settings{SuccessCallback: []string{"langfuse"}}, want: []string{}},
 		{name: "langfuse keys from env", cfg: Settings{SuccessCallback: []string{"langfuse"}, Getenv: env(map[string]string{
 			"LANGFUSE_PUBLIC_KEY": "pk", "LANGFUSE_SECRET_KEY": "sk"})}, want: []string{"langfuse"}},
 		{name: "langfuse keys from settings", cfg: Settings{SuccessCallback: []string{"Langfuse "},
 			LangfusePublicKey: "pk", LangfuseSecretKey: "sk"}, want: []string{"langfuse"}},
-		{name: "webhook without url", cfg: Settings{Callbacks: []string{"generic_api"}}, wantErr: ErrNotConfigured},
+		{name: "webhook without url", cfg: Settings{Strict: true, Callbacks: []string{"generic_api"}}, wantErr: ErrNotConfigured},
 		{name: "webhook from env", cfg: Settings{Callbacks: []string{"generic_api"}, Getenv: env(map[string]string{
 			"GENERIC_LOGGER_ENDPOINT": "http://127.0.0.1:1/hook"})}, want: []string{"webhook"}},
 		{name: "otel defaults", cfg: Settings{Callbacks: []string{"opentelemetry", "otel"}}, want: []string{"otel"}},

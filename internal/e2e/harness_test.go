@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -43,6 +44,12 @@ func startGatewayOpts(t *testing.T, yaml string, vars map[string]string, opts ga
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts.Logger = log
+	if opts.DefaultDatabase == "" {
+		opts.DefaultDatabase = "sqlite:///" + filepath.Join(t.TempDir(), "spend.db")
+	}
+	if opts.DataDir == "" {
+		opts.DataDir = t.TempDir()
+	}
 	g, err := gateway.New(cfg, opts)
 	if err != nil {
 		t.Fatalf("gateway: %v", err)

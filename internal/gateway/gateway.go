@@ -5,18 +5,29 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/callbacks"
 	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/internal/llm"
+	"github.com/switchyard/switchyard/internal/metrics"
+	"github.com/switchyard/switchyard/internal/pricing"
 	"github.com/switchyard/switchyard/internal/provider"
+	"github.com/switchyard/switchyard/internal/record"
 	"github.com/switchyard/switchyard/internal/router"
 	"github.com/switchyard/switchyard/internal/server"
+	"github.com/switchyard/switchyard/internal/spend"
 )
 
 // Options are what the caller adds to the config.
@@ -26,14 +37,29 @@ type Options struct {
 	Transport http.RoundTripper
 	// PingInterval overrides the keep-alive interval on streams (tests).
 	PingInterval time.Duration
+	// DataDir holds the spend journal when the database is not a SQLite
+	// file (default: $SWITCHYARD_DATA_DIR, else the user cache directory).
+	DataDir string
+	// Spend overrides the spend writer options (tests).
+	Spend spend.WriterOptions
+	// DefaultDatabase replaces sqlite:///switchyard.db as the spend database
+	// when database_url is unset (tests).
+	DefaultDatabase string
+	// Env reads environment variables for callbacks (default os.Getenv).
+	Env func(string) string
 }
 
 // Gateway is a configured, runnable gateway.
 type Gateway struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	router *router.Router
-	server *server.Server
+	cfg       *config.Config
+	log       *slog.Logger
+	router    *router.Router
+	server    *server.Server
+	metrics   *metrics.Metrics
+	callbacks *callbacks.Dispatcher
+	store     spend.Store
+	writer    *spend.Writer
+	deps      []*router.Deployment
 }
 
 // New builds the gateway for cfg.
@@ -71,8 +97,37 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	} else if cfg.LiteLLM.NumRetries != nil {
 		numRetries = *cfg.LiteLLM.NumRetries
 	}
-	r := router.New(deps, cfg.Router.ModelGroupAlias, routerOptions(cfg, numRetries, log))
-	srv := server.New(r, server.Options{
+	g := &Gateway{cfg: cfg, log: log, deps: deps}
+	g.metrics = metrics.New(metrics.Options{})
+	ropts := routerOptions(cfg, numRetries, log)
+	ropts.Price = routerPrice
+	ropts.OnCooldown = func(d *router.Deployment, group string, _ time.Time) { g.metrics.CooledDown(d.ID(), group) }
+	ropts.OnState = func(d *router.Deployment, state int) {
+		g.metrics.SetDeploymentState(d.ID(), d.Cfg.ModelName, d.Cfg.APIBase, state)
+	}
+	for _, d := range deps {
+		g.metrics.SetDeploymentState(d.ID(), d.Cfg.ModelName, d.Cfg.APIBase, metrics.StateHealthy)
+	}
+	g.router = router.New(deps, cfg.Router.ModelGroupAlias, ropts)
+
+	cbs := callbacks.FromConfig(cfg.LiteLLM)
+	if opts.Env != nil {
+		cbs.Getenv = opts.Env
+	}
+	cb, err := callbacks.New(cbs, g.metrics, log)
+	if err != nil {
+		return nil, err
+	}
+	g.callbacks = cb
+	sinks := record.Sinks{g.metrics, cb}
+	if err := g.openSpend(opts); err != nil {
+		g.Close()
+		return nil, err
+	}
+	if g.writer != nil {
+		sinks = append(record.Sinks{g.writer}, sinks...)
+	}
+	sopts := server.Options{
 		MasterKey:      cfg.General.MasterKey,
 		RequestTimeout: cfg.LiteLLM.RequestTimeout,
 		StreamTimeout:  cfg.Router.StreamTimeout,
@@ -81,8 +136,98 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		AllowedIPs:     cfg.General.AllowedIPs,
 		PingInterval:   opts.PingInterval,
 		Logger:         log,
-	})
-	return &Gateway{cfg: cfg, log: log, router: r, server: srv}, nil
+		Sink:           sinks,
+		Price:          price,
+		StorePrompts:   cfg.LiteLLM.StorePromptsInSpendLogs || cfg.General.StorePromptsInSpendLogs,
+		InFlight:       g.metrics.InFlight,
+		Metrics:        g.metrics.Handler(),
+		Ready:          g.ready,
+	}
+	if g.store != nil {
+		sopts.Spend = g.store
+	}
+	g.server = server.New(g.router, sopts)
+	return g, nil
+}
+
+// price is what a call cost: the deployment's configured prices, else the
+// price table; local deployments cost 0 unless configured.
+func price(d *router.Deployment, upstreamModel string, u llm.Usage) float64 {
+	return pricing.Cost(pricing.ForDeployment(d.Cfg, upstreamModel), u)
+}
+
+// routerPrice feeds cost-based routing.
+func routerPrice(d config.Deployment) (in, out float64, ok bool) {
+	p := pricing.ForDeployment(d, d.Model)
+	if p.IsZero() && !pricing.IsLocal(d) {
+		return 0, 0, false
+	}
+	return p.Input, p.Output, true
+}
+
+// defaultDatabase is where spend logs go when database_url is unset.
+const defaultDatabase = "sqlite:///switchyard.db"
+
+// openSpend opens the spend log database and its journal, unless
+// disable_spend_logs.
+func (g *Gateway) openSpend(opts Options) error {
+	if g.cfg.General.DisableSpendLogs {
+		g.log.Info("spend logs are off (general_settings.disable_spend_logs)")
+		return nil
+	}
+	url := g.cfg.General.DatabaseURL
+	if url == "" {
+		url = defaultDatabase
+		if opts.DefaultDatabase != "" {
+			url = opts.DefaultDatabase
+		}
+		g.log.Info("no general_settings.database_url: spend logs go to a SQLite file", "database", url)
+	}
+	store, err := spend.Open(url)
+	if err != nil {
+		return fmt.Errorf("general_settings.database_url: %w", err)
+	}
+	g.store = store
+	dir, err := journalDir(url, opts.DataDir)
+	if err != nil {
+		return err
+	}
+	wo := opts.Spend
+	wo.Logger = g.log
+	w, err := spend.NewWriter(store, dir, wo)
+	if err != nil {
+		return fmt.Errorf("spend journal in %s: %w", dir, err)
+	}
+	g.writer = w
+	return nil
+}
+
+// journalDir puts the spend journal beside a SQLite file, else in the data
+// directory, one folder per database.
+func journalDir(url, dataDir string) (string, error) {
+	if p, ok := strings.CutPrefix(url, "sqlite:///"); ok && !strings.Contains(p, ":memory:") && dataDir == "" {
+		return p + ".journal", nil
+	}
+	if dataDir == "" {
+		dataDir = os.Getenv("SWITCHYARD_DATA_DIR")
+	}
+	if dataDir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		dataDir = filepath.Join(base, "switchyard")
+	}
+	sum := sha256.Sum256([]byte(url))
+	return filepath.Join(dataDir, "spend-journal-"+hex.EncodeToString(sum[:6])), nil
+}
+
+// ready reports what degrades the gateway: the spend log database being down.
+func (g *Gateway) ready(ctx context.Context) error {
+	if g.writer != nil {
+		return g.writer.Healthy()
+	}
+	return nil
 }
 
 // routerOptions maps the config's routing settings to the router's options.
@@ -184,11 +329,33 @@ func (g *Gateway) Handler() http.Handler { return g.server }
 // Router is the gateway's router.
 func (g *Gateway) Router() *router.Router { return g.router }
 
-// Start runs the background work (warm-up, health checks) until ctx ends.
-func (g *Gateway) Start(ctx context.Context) {}
+// Start runs the background work (spend retention, warm-up) until ctx ends.
+func (g *Gateway) Start(ctx context.Context) {
+	if p := g.cfg.General.MaximumSpendLogsRetentionPeriod; p > 0 && g.store != nil {
+		go spend.RunRetention(ctx, g.store, p, time.Hour)
+	}
+}
 
 // Drain makes readiness fail while in-flight work finishes.
 func (g *Gateway) Drain() { g.server.Drain() }
 
-// Close releases what the gateway holds.
-func (g *Gateway) Close() error { return nil }
+// Close flushes the spend journal and the callback queues (for at most 10
+// seconds) and releases what the gateway holds.
+func (g *Gateway) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
+	if g.writer != nil {
+		errs = append(errs, g.writer.Close(ctx))
+	}
+	if g.callbacks != nil {
+		errs = append(errs, g.callbacks.Close(ctx))
+	}
+	if g.store != nil {
+		errs = append(errs, g.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Metrics is the gateway's metrics registry.
+func (g *Gateway) Metrics() *metrics.Metrics { return g.metrics }

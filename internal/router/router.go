@@ -18,6 +18,8 @@ import (
 
 // Deployment is one upstream of a group, with its live state.
 type Deployment struct {
+	// health is the last state told to OnState.
+	health   atomic.Int32
 	Cfg      config.Deployment
 	Upstream *provider.Upstream
 	inFlight atomic.Int64
@@ -115,6 +117,12 @@ type Options struct {
 	// Price returns a deployment's price per input and output token when
 	// its config has none (cost-based routing); ok false means unknown.
 	Price func(d config.Deployment) (in, out float64, ok bool)
+	// OnCooldown is told when a deployment starts (or extends) a cooldown;
+	// OnState when a deployment's health changes (0 healthy, 1 failing, 2
+	// cooling down), for the litellm_deployment_* metrics. Both may be nil
+	// and must not block.
+	OnCooldown func(d *Deployment, group string, until time.Time)
+	OnState    func(d *Deployment, state int)
 	// State holds the shared state; nil means a new MemoryState.
 	State State
 	// StateTimeout bounds each call to a State that can block (default

@@ -461,6 +461,7 @@ func (r *Router) settle(ctx context.Context, g *Group, d *Deployment, t *Try, he
 	}
 	elapsed := now.Sub(t.start)
 	if err == nil {
+		r.setHealth(d, 0)
 		_, _ = r.add(ctx, d, CounterSuccesses, minute, 1)
 		if ttft := t.ttft.Load(); ttft > 0 {
 			r.observe(ctx, d, SampleTTFT, Sample{At: now, D: time.Duration(ttft)})
@@ -485,6 +486,7 @@ func (r *Router) settle(ctx context.Context, g *Group, d *Deployment, t *Try, he
 	}
 	reason, ok := r.shouldCool(ctx, g, d, e, fails, minute)
 	if !ok {
+		r.setHealth(d, 1)
 		return
 	}
 	dur := r.opts.CooldownTime
@@ -498,6 +500,10 @@ func (r *Router) settle(ctx context.Context, g *Group, d *Deployment, t *Try, he
 		return err
 	})
 	if serr == nil {
+		r.setHealth(d, 2)
+		if r.opts.OnCooldown != nil {
+			r.opts.OnCooldown(d, g.Name, until)
+		}
 		r.log.Info("deployment cooling down", "group", g.Name, "deployment", d.ID(), "reason", reason,
 			"kind", e.Kind.String(), "failures_this_minute", fails, "until", until.UTC().Format(time.RFC3339Nano))
 	}
@@ -582,3 +588,10 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // ErrNoDeployment is wrapped by the error for a group with no deployments.
 var ErrNoDeployment = errors.New("router: group has no deployments")
+
+// setHealth tells OnState when d's health changes.
+func (r *Router) setHealth(d *Deployment, state int32) {
+	if r.opts.OnState != nil && d.health.Swap(state) != state {
+		r.opts.OnState(d, int(state))
+	}
+}

@@ -88,6 +88,15 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, client llm.Di
 	c := &call{s: s, w: w, r: r, client: client, body: body, model: name, info: info, start: time.Now(),
 		stream: gjson.GetBytes(body, "stream").Bool()}
 	info.model, info.stream = name, c.stream
+	info.body, info.client = body, client
+	info.route = "chat_completions"
+	if client == llm.DialectAnthropic {
+		info.route = "messages"
+	}
+	if s.opts.InFlight != nil {
+		s.opts.InFlight(1)
+		defer s.opts.InFlight(-1)
+	}
 	rt, err := s.router.Resolve(name)
 	if err != nil {
 		return err
@@ -164,7 +173,11 @@ func (c *call) attempt(ctx context.Context, t *router.Try) (bool, error) {
 	d, upModel := t.Deployment, t.UpstreamModel
 	c.try = t
 	c.info.hasUsage, c.info.usage = false, llm.Usage{}
+	c.info.outText.Reset()
+	c.info.upstreamModel = upModel
+	began := time.Now()
 	defer func() {
+		c.info.upstreamTime += time.Since(began)
 		if c.info.hasUsage {
 			t.Tokens(c.info.usage.Total())
 		}
@@ -284,6 +297,7 @@ func (c *call) passthrough(ctx context.Context, d *router.Deployment, upModel st
 		}
 		tracker.ObserveBody(b)
 		c.setUsage(tracker.Usage())
+		c.keepResponse(b)
 		c.commit(d, "application/json", http.StatusOK)
 		_, err = c.w.Write(b)
 		return true, err
@@ -316,6 +330,7 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 				// A blank line dispatches the event.
 				if len(data) > 0 {
 					tracker.ObserveEvent(data)
+					c.info.noteOutputEvent(data)
 				}
 				if bytes.Equal(data, doneData) || string(name) == "message_stop" {
 					done = true
@@ -446,6 +461,7 @@ func (c *call) translated(ctx context.Context, d *router.Deployment, upModel str
 		if err != nil {
 			return false, err
 		}
+		c.keepResponse(enc)
 		c.commit(d, "application/json", http.StatusOK)
 		_, err = c.w.Write(enc)
 		return true, err
@@ -484,6 +500,9 @@ func streamError(ctx context.Context, d *router.Deployment, err error) *llm.Erro
 }
 
 func (c *call) write(sw llm.StreamWriter, ev llm.Event) error {
+	if ev.Type == llm.EventTextDelta || ev.Type == llm.EventToolArgsDelta || ev.Type == llm.EventThinkingDelta {
+		c.info.noteOutput(ev.Text)
+	}
 	if ev.Usage != nil && (ev.Type == llm.EventUsage || ev.Type == llm.EventStop || ev.Type == llm.EventStart) {
 		u := *ev.Usage
 		if c.info.hasUsage {
@@ -590,4 +609,17 @@ func (c *call) overhead() time.Duration {
 		return 0
 	}
 	return d
+}
+
+// keepResponse keeps a non-streamed reply for the record, only when prompts
+// are stored, and sets its cost header.
+func (c *call) keepResponse(b []byte) {
+	if c.s.opts.StorePrompts {
+		n := min(len(b), maxStoredPrompt)
+		c.info.response = string(b[:n])
+	}
+	if c.s.opts.Price != nil && c.info.hasUsage {
+		cost := c.s.opts.Price(c.try.Deployment, c.try.UpstreamModel, c.info.usage)
+		c.w.Header().Set("X-Litellm-Response-Cost", strconv.FormatFloat(cost, 'g', -1, 64))
+	}
 }

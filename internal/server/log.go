@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -27,10 +28,25 @@ type reqInfo struct {
 	inputEstimate int
 	// upstreamTime is the time spent waiting on upstream calls.
 	upstreamTime time.Duration
-	usage        llm.Usage
-	hasUsage     bool
-	ttfb         time.Duration
-	err          error
+	// route names the API ("chat_completions", "messages"); empty for
+	// requests that make no record.
+	route  string
+	client llm.Dialect
+	// keyHash is the SHA-256 hex of the key the request used.
+	keyHash string
+	// body is the client's request body, for the record's user and tags.
+	body []byte
+	// upstreamModel is the model name sent upstream.
+	upstreamModel string
+	// outText is output text kept for an estimate when usage is missing.
+	outText bytes.Buffer
+	// response is the reply body, kept only with store_prompts_in_spend_logs.
+	response string
+	cost     float64
+	usage    llm.Usage
+	hasUsage bool
+	ttfb     time.Duration
+	err      error
 }
 
 type infoKey struct{}

@@ -22,6 +22,7 @@ import (
 	"github.com/switchyard/switchyard/internal/dialect/ollama"
 	"github.com/switchyard/switchyard/internal/dialect/openai"
 	"github.com/switchyard/switchyard/internal/llm"
+	"github.com/switchyard/switchyard/internal/record"
 	"github.com/switchyard/switchyard/internal/router"
 )
 
@@ -44,6 +45,19 @@ type Options struct {
 	// (general_settings.allowed_ips). The peer address of the connection is
 	// checked; X-Forwarded-For is not trusted.
 	AllowedIPs []netip.Prefix
+	// Sink receives the record of every chat call (spend log, metrics,
+	// callbacks). Nil records nothing.
+	Sink record.Sink
+	// Price is the cost in USD of usage on a deployment.
+	Price func(d *router.Deployment, upstreamModel string, u llm.Usage) float64
+	// StorePrompts keeps prompt and response text in records.
+	StorePrompts bool
+	// InFlight is told +1/-1 around every chat call (the in-flight gauge).
+	InFlight func(delta int)
+	// Metrics serves GET /metrics (no auth, like LiteLLM's); nil: 404.
+	Metrics http.Handler
+	// Spend answers the spend and log queries; nil when spend logs are off.
+	Spend SpendQuerier
 	// Ready reports readiness problems (nil when ready) for /health/readiness.
 	Ready func(context.Context) error
 }
@@ -143,6 +157,16 @@ func (s *Server) match(r *http.Request) (route, bool) {
 			return route{llm.DialectOpenAI, false, s.handleReadiness}, true
 		case "/health":
 			return route{llm.DialectOpenAI, true, s.handleHealth}, true
+		case "/metrics", "/metrics/":
+			if s.opts.Metrics != nil {
+				return route{llm.DialectOpenAI, false, s.handleMetrics}, true
+			}
+		case "/spend/logs", "/logs":
+			return route{llm.DialectOpenAI, true, s.handleSpendLogs}, true
+		case "/global/spend/report":
+			return route{llm.DialectOpenAI, true, s.handleSpendReport}, true
+		case "/stats":
+			return route{llm.DialectOpenAI, true, s.handleStats}, true
 		}
 		if strings.HasSuffix(p, "/v1/models") || p == "/models" {
 			d := llm.DialectOpenAI
@@ -168,7 +192,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := &reqInfo{}
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 	defer func() {
-		s.logRequest(r, lw, info, reqID, time.Since(start))
+		end := time.Now()
+		s.finish(r, lw, info, reqID, start, end)
+		s.logRequest(r, lw, info, reqID, end.Sub(start))
 	}()
 	if len(s.opts.AllowedIPs) > 0 && !s.ipAllowed(r) {
 		s.renderError(lw, r, llm.DialectOpenAI, reqID, &llm.Error{Kind: llm.KindPermission,
@@ -191,7 +217,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rt.auth {
-		if err := s.authenticate(r); err != nil {
+		if err := s.authenticate(r, info); err != nil {
 			s.renderError(lw, r, rt.dialect, reqID, err)
 			return
 		}
@@ -226,7 +252,7 @@ func (s *Server) ipAllowed(r *http.Request) bool {
 
 // authenticate checks the master key in Authorization: Bearer or x-api-key.
 // Claude Code may send both headers; either one matching is enough.
-func (s *Server) authenticate(r *http.Request) error {
+func (s *Server) authenticate(r *http.Request, info *reqInfo) error {
 	if !s.hasKey {
 		return nil
 	}
@@ -252,6 +278,7 @@ func (s *Server) authenticate(r *http.Request) error {
 	if ok != 1 {
 		return &llm.Error{Kind: llm.KindAuth, Message: "invalid API key: it must match general_settings.master_key"}
 	}
+	info.keyHash = hex.EncodeToString(s.keyHash[:])
 	return nil
 }
 

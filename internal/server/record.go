@@ -1,0 +1,125 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/switchyard/switchyard/internal/llm"
+	"github.com/switchyard/switchyard/internal/record"
+	"github.com/switchyard/switchyard/internal/tokens"
+)
+
+// maxStoredPrompt bounds the prompt text kept with store_prompts_in_spend_logs.
+const maxStoredPrompt = 64 << 10
+
+// hashKey is how keys appear in records and spend queries: SHA-256 hex.
+func hashKey(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(h[:])
+}
+
+// finish builds the record of a chat call and hands it to the sinks. It
+// runs once per request, after the reply is complete.
+func (s *Server) finish(r *http.Request, w *logWriter, info *reqInfo, reqID string, start, end time.Time) {
+	if s.opts.Sink == nil || info.route == "" {
+		return
+	}
+	rec := &record.Record{
+		ID:              reqID,
+		StartTime:       start,
+		EndTime:         end,
+		KeyHash:         info.keyHash,
+		Route:           info.route,
+		ClientDialect:   info.client,
+		ModelRequested:  info.model,
+		ModelGroup:      info.group,
+		Stream:          info.stream,
+		Latency:         end.Sub(start),
+		TTFT:            info.ttfb,
+		UpstreamLatency: info.upstreamTime,
+		HTTPStatus:      w.status,
+		Retries:         info.retries,
+		Fallbacks:       info.fallbacks,
+	}
+	if d := info.dep; d != nil {
+		rec.DeploymentID = d.ID()
+		rec.Provider = d.Cfg.Provider
+		rec.APIBase = d.Cfg.APIBase
+		rec.UpstreamModel = info.upstreamModel
+	}
+	if len(info.body) > 0 {
+		rec.User = gjson.GetBytes(info.body, "user").Str
+		if rec.User == "" {
+			rec.User = gjson.GetBytes(info.body, "metadata.user_id").Str
+		}
+		rec.EndUser = rec.User
+		for _, t := range gjson.GetBytes(info.body, "metadata.tags").Array() {
+			rec.Tags = append(rec.Tags, t.Str)
+		}
+		for _, t := range gjson.GetBytes(info.body, "tags").Array() {
+			rec.Tags = append(rec.Tags, t.Str)
+		}
+	}
+	rec.Usage = info.usage
+	if !info.hasUsage && info.dep != nil {
+		// The upstream reported nothing: count with our estimate.
+		in := info.inputEstimate
+		if in == 0 {
+			in = tokens.EstimateBytes(info.body)
+		}
+		rec.Usage = llm.Usage{InputTokens: in, OutputTokens: tokens.EstimateBytes(info.outText.Bytes()), Estimated: true}
+	}
+	rec.UsageEstimated = rec.Usage.Estimated
+	if info.dep != nil && s.opts.Price != nil {
+		rec.Cost = s.opts.Price(info.dep, info.upstreamModel, rec.Usage)
+	}
+	rec.Status = record.StatusSuccess
+	if info.err != nil || w.status >= 400 {
+		rec.Status = record.StatusFailure
+		if info.err != nil {
+			e := llm.AsError(info.err)
+			rec.ErrorKind, rec.ErrorMessage = e.Kind.String(), e.Message
+		}
+	}
+	if s.opts.StorePrompts {
+		p := info.body
+		if len(p) > maxStoredPrompt {
+			p = p[:maxStoredPrompt]
+		}
+		rec.Prompt = string(p)
+		rec.Response = info.response
+	}
+	info.cost = rec.Cost
+	s.opts.Sink.Record(rec)
+}
+
+// outTextLimit bounds the output text kept for estimating usage.
+const outTextLimit = 1 << 20
+
+// noteOutput keeps output text for a usage estimate when the upstream
+// reports no usage.
+func (info *reqInfo) noteOutput(text string) {
+	if info.outText.Len() < outTextLimit {
+		info.outText.WriteString(text)
+	}
+}
+
+var contentKey = []byte(`"content":"`)
+
+// noteOutputEvent keeps the text of a relayed OpenAI chunk.
+func (info *reqInfo) noteOutputEvent(data []byte) {
+	if info.outText.Len() >= outTextLimit || !bytes.Contains(data, contentKey) {
+		return
+	}
+	if c := gjson.GetBytes(data, "choices.0.delta.content"); c.Type == gjson.String {
+		info.outText.WriteString(c.Str)
+	}
+	if c := gjson.GetBytes(data, "delta.text"); c.Type == gjson.String {
+		info.outText.WriteString(c.Str)
+	}
+}
