@@ -125,7 +125,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	if g.writer != nil {
-		sinks = append(record.Sinks{g.writer}, sinks...)
+		sinks = append(record.Sinks{durable{g.writer}}, sinks...)
 	}
 	sopts := server.Options{
 		MasterKey:      cfg.General.MasterKey,
@@ -149,6 +149,13 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	g.server = server.New(g.router, sopts)
 	return g, nil
 }
+
+// durable makes the spend writer's Record wait until the record is in the
+// journal: the server records right before a response's last byte, so a
+// crash cannot lose the record of a response a client saw.
+type durable struct{ w *spend.Writer }
+
+func (d durable) Record(r *record.Record) { d.w.RecordDurable(r) }
 
 // price is what a call cost: the deployment's configured prices, else the
 // price table; local deployments cost 0 unless configured.
@@ -194,6 +201,13 @@ func (g *Gateway) openSpend(opts Options) error {
 	}
 	wo := opts.Spend
 	wo.Logger = g.log
+	if v := os.Getenv("SWITCHYARD_FAULT_JOURNAL_DELAY"); v != "" {
+		// Fault injection for the crash test; never set in production.
+		if d, err := time.ParseDuration(v); err == nil {
+			wo.AppendDelay = d
+			g.log.Warn("fault injection: spend journal appends delayed", "delay", d)
+		}
+	}
 	w, err := spend.NewWriter(store, dir, wo)
 	if err != nil {
 		return fmt.Errorf("spend journal in %s: %w", dir, err)

@@ -175,6 +175,8 @@ func (c *call) attempt(ctx context.Context, t *router.Try) (bool, error) {
 	c.info.hasUsage, c.info.usage = false, llm.Usage{}
 	c.info.outText.Reset()
 	c.info.upstreamModel = upModel
+	c.info.dep, c.info.deployment, c.info.group = d, d.ID(), t.Group
+	c.info.retries, c.info.fallbacks = t.Retries, t.Fallbacks
 	began := time.Now()
 	defer func() {
 		c.info.upstreamTime += time.Since(began)
@@ -299,6 +301,7 @@ func (c *call) passthrough(ctx context.Context, d *router.Deployment, upModel st
 		c.setUsage(tracker.Usage())
 		c.keepResponse(b)
 		c.commit(d, "application/json", http.StatusOK)
+		c.recordNow()
 		_, err = c.w.Write(b)
 		return true, err
 	}
@@ -334,6 +337,10 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 				}
 				if bytes.Equal(data, doneData) || string(name) == "message_stop" {
 					done = true
+					if committed {
+						c.setUsage(tracker.Usage())
+						c.recordNow()
+					}
 				}
 				if len(ev) > len(line) && !(dropUsageChunk && isUsageOnlyChunk(data)) {
 					if !committed {
@@ -463,6 +470,7 @@ func (c *call) translated(ctx context.Context, d *router.Deployment, upModel str
 		}
 		c.keepResponse(enc)
 		c.commit(d, "application/json", http.StatusOK)
+		c.recordNow()
 		_, err = c.w.Write(enc)
 		return true, err
 	}
@@ -509,6 +517,9 @@ func (c *call) write(sw llm.StreamWriter, ev llm.Event) error {
 			u = mergeUsage(c.info.usage, u)
 		}
 		c.setUsage(u, true)
+	}
+	if ev.Type == llm.EventStop {
+		c.recordNow()
 	}
 	if err := sw.Write(ev); err != nil {
 		return &llm.Error{Kind: llm.KindClientGone, Message: "client went away", Err: err}
@@ -622,4 +633,11 @@ func (c *call) keepResponse(b []byte) {
 		cost := c.s.opts.Price(c.try.Deployment, c.try.UpstreamModel, c.info.usage)
 		c.w.Header().Set("X-Litellm-Response-Cost", strconv.FormatFloat(cost, 'g', -1, 64))
 	}
+}
+
+// recordNow makes the call's record (durable in the spend journal) before
+// the last byte of a successful response goes out.
+func (c *call) recordNow() {
+	c.info.err = nil
+	c.s.finish(c.info, http.StatusOK)
 }

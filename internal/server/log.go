@@ -43,6 +43,11 @@ type reqInfo struct {
 	// response is the reply body, kept only with store_prompts_in_spend_logs.
 	response string
 	cost     float64
+	// reqID and start identify the request in its record; recorded is set
+	// once the record went out.
+	reqID    string
+	start    time.Time
+	recorded bool
 	usage    llm.Usage
 	hasUsage bool
 	ttfb     time.Duration

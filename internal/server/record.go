@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"net/http"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -23,15 +22,21 @@ func hashKey(key string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// finish builds the record of a chat call and hands it to the sinks. It
-// runs once per request, after the reply is complete.
-func (s *Server) finish(r *http.Request, w *logWriter, info *reqInfo, reqID string, start, end time.Time) {
-	if s.opts.Sink == nil || info.route == "" {
+// finish builds the record of a chat call and hands it to the sinks, once.
+//
+// The success paths call it (through call.recordNow) right before the last
+// byte of the response goes out, and the sink makes the spend record durable
+// before it returns: a client never sees a complete response whose record a
+// crash could lose. Error replies are recorded before they are rendered.
+func (s *Server) finish(info *reqInfo, status int) {
+	if s.opts.Sink == nil || info.route == "" || info.recorded {
 		return
 	}
+	info.recorded = true
+	end := time.Now()
 	rec := &record.Record{
-		ID:              reqID,
-		StartTime:       start,
+		ID:              info.reqID,
+		StartTime:       info.start,
 		EndTime:         end,
 		KeyHash:         info.keyHash,
 		Route:           info.route,
@@ -39,10 +44,10 @@ func (s *Server) finish(r *http.Request, w *logWriter, info *reqInfo, reqID stri
 		ModelRequested:  info.model,
 		ModelGroup:      info.group,
 		Stream:          info.stream,
-		Latency:         end.Sub(start),
+		Latency:         end.Sub(info.start),
 		TTFT:            info.ttfb,
 		UpstreamLatency: info.upstreamTime,
-		HTTPStatus:      w.status,
+		HTTPStatus:      status,
 		Retries:         info.retries,
 		Fallbacks:       info.fallbacks,
 	}
@@ -79,7 +84,7 @@ func (s *Server) finish(r *http.Request, w *logWriter, info *reqInfo, reqID stri
 		rec.Cost = s.opts.Price(info.dep, info.upstreamModel, rec.Usage)
 	}
 	rec.Status = record.StatusSuccess
-	if info.err != nil || w.status >= 400 {
+	if info.err != nil || status >= 400 {
 		rec.Status = record.StatusFailure
 		if info.err != nil {
 			e := llm.AsError(info.err)

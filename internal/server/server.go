@@ -189,12 +189,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Request-Id", reqID)
 	w.Header().Set("X-Request-Id", reqID)
 	lw := &logWriter{ResponseWriter: w}
-	info := &reqInfo{}
+	info := &reqInfo{reqID: reqID, start: start}
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 	defer func() {
-		end := time.Now()
-		s.finish(r, lw, info, reqID, start, end)
-		s.logRequest(r, lw, info, reqID, end.Sub(start))
+		s.finish(info, lw.status)
+		s.logRequest(r, lw, info, reqID, time.Since(start))
 	}()
 	if len(s.opts.AllowedIPs) > 0 && !s.ipAllowed(r) {
 		s.renderError(lw, r, llm.DialectOpenAI, reqID, &llm.Error{Kind: llm.KindPermission,
@@ -228,6 +227,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// Headers are out: the handler already reported in-band.
 			return
 		}
+		s.finish(info, s.errorStatus(rt.dialect, llm.AsError(err)))
 		s.renderError(lw, r, rt.dialect, reqID, err)
 	}
 }
@@ -298,12 +298,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, d llm.Diale
 	if d == llm.DialectAnthropic && e.BodyDialect != llm.DialectAnthropic {
 		body = withRequestID(body, reqID)
 	}
-	status := e.Kind.Status()
-	if e.BodyDialect == d && e.Status >= 400 && len(e.Body) > 0 && e.Kind != llm.KindUpstreamAuth {
-		// A same-dialect upstream error body is relayed as it is, status too:
-		// clients pattern-match the upstream's wording.
-		status = e.Status
-	}
+	status := s.errorStatus(d, e)
 	if e.Kind == llm.KindRateLimit || e.Kind == llm.KindOverloaded || e.Kind == llm.KindUnavailable {
 		ra := e.RetryAfter
 		if ra <= 0 {
@@ -314,6 +309,19 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, d llm.Diale
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// errorStatus is the status an error is rendered with in dialect d.
+func (s *Server) errorStatus(d llm.Dialect, e *llm.Error) int {
+	if e.Kind == llm.KindClientGone {
+		return e.Kind.Status()
+	}
+	if e.BodyDialect == d && e.Status >= 400 && len(e.Body) > 0 && e.Kind != llm.KindUpstreamAuth {
+		// A same-dialect upstream error body is relayed as it is, status too:
+		// clients pattern-match the upstream's wording.
+		return e.Status
+	}
+	return e.Kind.Status()
 }
 
 func retryAfterSeconds(d time.Duration) string {

@@ -61,7 +61,7 @@ type Writer struct {
 	log   *slog.Logger
 	lock  *os.File
 
-	queue chan []byte
+	queue chan qItem
 
 	closed    atomic.Bool
 	dropped   atomic.Uint64
@@ -107,6 +107,9 @@ type WriterOptions struct {
 	RetryMax        time.Duration // 10s
 	InsertTimeout   time.Duration // per insert attempt; 30s
 	Logger          *slog.Logger  // slog.Default()
+	// AppendDelay holds each journal append back (fault injection for the
+	// crash test: it widens the window a non-durable Record would lose).
+	AppendDelay time.Duration
 }
 
 func (o *WriterOptions) defaults() {
@@ -163,7 +166,7 @@ func NewWriter(store Store, journalDir string, opts WriterOptions) (*Writer, err
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Writer{
 		store: store, dir: journalDir, opts: opts, log: opts.Logger, lock: lock,
-		queue:      make(chan []byte, opts.QueueSize),
+		queue:      make(chan qItem, opts.QueueSize),
 		dataReady:  make(chan struct{}, 1),
 		committedC: make(chan struct{}, 1),
 		ctx:        ctx, cancel: cancel,
@@ -267,16 +270,47 @@ func (w *Writer) openSegment() error {
 	return nil
 }
 
+// qItem is one journal line; done, when set, is closed once the line is
+// written to the journal (or dropped).
+type qItem struct {
+	line []byte
+	done chan struct{}
+}
+
 // Record implements record.Sink. It never blocks: the record is encoded
 // here (a snapshot: the caller may reuse r afterwards) and queued, or
 // dropped and counted when the queue is full or the Writer closed.
-func (w *Writer) Record(r *record.Record) {
-	if r == nil {
+func (w *Writer) Record(r *record.Record) { w.record(r, nil) }
+
+// durableWait bounds how long RecordDurable waits for the journal.
+const durableWait = 2 * time.Second
+
+// RecordDurable is Record that returns only once the record's line is in
+// the journal file (written with write(): it survives kill -9 of this
+// process), or was dropped, or durableWait passed. Concurrent callers share
+// one write() (group commit). The server calls it before the last byte of a
+// response goes out, so every response a client saw has its record.
+func (w *Writer) RecordDurable(r *record.Record) {
+	done := make(chan struct{})
+	if !w.record(r, done) {
 		return
+	}
+	t := time.NewTimer(durableWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-w.crashed:
+	}
+}
+
+func (w *Writer) record(r *record.Record, done chan struct{}) bool {
+	if r == nil {
+		return false
 	}
 	if w.closed.Load() {
 		w.dropped.Add(1)
-		return
+		return false
 	}
 	rc := r
 	if r.ID == "" { // idempotent replay needs an id
@@ -287,12 +321,14 @@ func (w *Writer) Record(r *record.Record) {
 	line, err := marshalLine(rc)
 	if err != nil {
 		w.dropped.Add(1)
-		return
+		return false
 	}
 	select {
-	case w.queue <- line:
+	case w.queue <- qItem{line, done}:
+		return true
 	default:
 		w.dropped.Add(1)
+		return false
 	}
 }
 
@@ -317,6 +353,7 @@ func (w *Writer) appendLoop() {
 	tick := time.NewTicker(w.opts.SyncInterval)
 	defer tick.Stop()
 	var buf []byte
+	var waiters []chan struct{}
 	dirty := false
 	lastSync := time.Now()
 	syncNow := func() {
@@ -328,21 +365,34 @@ func (w *Writer) appendLoop() {
 		dirty = false
 		lastSync = time.Now()
 	}
-	drain := func(first []byte) {
-		buf = append(buf[:0], first...)
+	take := func(it qItem) {
+		buf = append(buf, it.line...)
+		if it.done != nil {
+			waiters = append(waiters, it.done)
+		}
+	}
+	drain := func(first qItem) {
+		buf, waiters = buf[:0], waiters[:0]
+		take(first)
 		n := 1
 	more:
 		for len(buf) < 1<<20 {
 			select {
-			case l := <-w.queue:
-				buf = append(buf, l...)
+			case it := <-w.queue:
+				take(it)
 				n++
 			default:
 				break more
 			}
 		}
+		if w.opts.AppendDelay > 0 {
+			time.Sleep(w.opts.AppendDelay)
+		}
 		if w.writeBatch(buf, n) {
 			dirty = true
+		}
+		for _, c := range waiters {
+			close(c)
 		}
 	}
 	for {
@@ -354,8 +404,8 @@ func (w *Writer) appendLoop() {
 		select {
 		case <-w.crashed:
 			return
-		case l := <-w.queue:
-			drain(l)
+		case it := <-w.queue:
+			drain(it)
 			if time.Since(lastSync) >= w.opts.SyncInterval {
 				syncNow()
 			}
@@ -366,8 +416,8 @@ func (w *Writer) appendLoop() {
 		case <-w.stopAppend:
 			for {
 				select {
-				case l := <-w.queue:
-					drain(l)
+				case it := <-w.queue:
+					drain(it)
 					continue
 				default:
 				}

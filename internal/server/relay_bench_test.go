@@ -1,0 +1,293 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+
+	"github.com/switchyard/switchyard/internal/config"
+	"github.com/switchyard/switchyard/internal/dialect/openai"
+	"github.com/switchyard/switchyard/internal/llm"
+	"github.com/switchyard/switchyard/internal/provider"
+	"github.com/switchyard/switchyard/internal/router"
+)
+
+// Micro-benchmarks of the pieces of the pass-through path, run with
+// `go test -bench . -benchmem ./internal/server`. The whole handler, wired as
+// the gateway wires it, is measured in server_bench_test.go.
+
+// benchSmallBody is an OpenAI SDK-sized chat request.
+var benchSmallBody = []byte(`{"model":"bench-json","messages":[{"role":"system","content":"You are a helpful assistant."},` +
+	`{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":64,"temperature":0.2}`)
+
+// benchClaudeBody is the ~76 KB Claude Code request, compacted.
+func benchClaudeBody(b *testing.B) []byte {
+	b.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "claude-code", "01_plain_prompt_default_model.request.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var c bytes.Buffer
+	if err := json.Compact(&c, raw); err != nil {
+		b.Fatal(err)
+	}
+	return c.Bytes()
+}
+
+// benchOpenAIStream is a 10-event OpenAI stream: 7 content deltas, a finish
+// chunk, a usage-only chunk, and [DONE].
+func benchOpenAIStream() []byte {
+	const head = `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"bench-upstream","choices":[`
+	var b bytes.Buffer
+	b.WriteString(head + `{"index":0,"delta":{"role":"assistant","content":"Hello"},"finish_reason":null}]}` + "\n\n")
+	for i := 1; i < 8; i++ {
+		fmt.Fprintf(&b, head+`{"index":0,"delta":{"content":" word%d"},"finish_reason":null}]}`+"\n\n", i)
+	}
+	b.WriteString(head + `{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n")
+	b.WriteString(head + `],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}` + "\n\n")
+	b.WriteString("data: [DONE]\n\n")
+	return b.Bytes()
+}
+
+// discardWriter is a ResponseWriter that keeps nothing (and can flush).
+type discardWriter struct {
+	h http.Header
+	n int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(int)             {}
+func (w *discardWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+func (w *discardWriter) Flush()                      {}
+
+// newBenchServer is a Server over one OpenAI-compatible deployment that is
+// never dialled.
+func newBenchServer(b *testing.B) *Server {
+	b.Helper()
+	cfg, err := config.Parse("bench.yaml", []byte(`
+model_list:
+  - model_name: bench-stream
+    litellm_params: {model: openai/bench-upstream, api_base: "http://127.0.0.1:9/v1", api_key: sk-up}
+`), config.MapEnv(map[string]string{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var deps []*router.Deployment
+	for _, d := range cfg.Deployments {
+		deps = append(deps, &router.Deployment{Cfg: d, Upstream: &provider.Upstream{Name: d.ID, Dialect: d.Dialect,
+			BaseURL: d.APIBase, Client: http.DefaultClient}})
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return New(router.New(deps, nil, router.Options{Logger: log}), Options{Logger: log})
+}
+
+// BenchmarkRelay is the server's relay of a 10-event OpenAI stream to an
+// OpenAI client (usage chunk dropped, as for a client that did not ask for
+// it), inside one router.Run; router-only is that Run with an attempt that
+// does nothing, to subtract.
+func BenchmarkRelay(b *testing.B) {
+	s := newBenchServer(b)
+	rt, err := s.router.Resolve("bench-stream")
+	if err != nil {
+		b.Fatal(err)
+	}
+	stream := benchOpenAIStream()
+	req, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", nil)
+	ctx := context.Background()
+	b.Run("router-only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, err := s.router.Run(ctx, router.Request{Route: rt, NumRetries: -1, Stream: true},
+				func(context.Context, *router.Try) (bool, error) { return true, nil })
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("10-events", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(stream)))
+		w := &discardWriter{h: http.Header{}}
+		for b.Loop() {
+			clear(w.h)
+			c := &call{s: s, w: w, r: req, client: llm.DialectOpenAI, stream: true, model: "bench-stream",
+				info: &reqInfo{}, firstByte: func() bool { return false }}
+			_, err := s.router.Run(ctx, router.Request{Route: rt, NumRetries: -1, Stream: true},
+				func(ctx context.Context, t *router.Try) (bool, error) {
+					c.try = t
+					return c.relay(ctx, t.Deployment, bytes.NewReader(stream), openai.Codec{}.NewUsageTracker(), true)
+				})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// scanAsToday repeats, in order, every gjson/sjson call the pass-through
+// path makes on a request body today (serveChat, passthrough, finish),
+// so that their cost can be seen apart from the rest of the handler.
+func scanAsToday(body []byte, openAIStream bool) ([]byte, error) {
+	if !gjson.ValidBytes(body) {
+		return nil, fmt.Errorf("invalid")
+	}
+	_ = gjson.GetBytes(body, "model")
+	_ = gjson.GetBytes(body, "stream").Bool()
+	_ = stringList(body, "fallbacks")
+	_ = stringList(body, "context_window_fallbacks")
+	_ = stringList(body, "content_policy_fallbacks")
+	_ = gjson.GetBytes(body, "num_retries")
+	out, err := sjson.SetBytes(body, "model", "bench-upstream")
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range gatewayFields {
+		if gjson.GetBytes(out, f).Exists() {
+			out, _ = sjson.DeleteBytes(out, f)
+		}
+	}
+	if openAIStream && !gjson.GetBytes(out, "stream_options.include_usage").Bool() {
+		out, _ = sjson.SetBytes(out, "stream_options.include_usage", true)
+	}
+	// finish: the record's user and tags.
+	if gjson.GetBytes(body, "user").Str == "" {
+		_ = gjson.GetBytes(body, "metadata.user_id")
+	}
+	_ = gjson.GetBytes(body, "metadata.tags").Array()
+	_ = gjson.GetBytes(body, "tags").Array()
+	return out, nil
+}
+
+// topFields is what one pass over the top level of a body finds.
+type topFields struct {
+	model, stream, numRetries, user, metadata, tags gjson.Result
+	fallbacks                                       [3]gjson.Result
+	includeUsage                                    bool
+	gateway                                         []string
+}
+
+// scanOnePass is the proposal: one walk over the top-level keys (values
+// are skipped, never parsed), then one splice for the model. Validation
+// stays: gjson.ValidBytes is a single pass too.
+func scanOnePass(body []byte, openAIStream bool) ([]byte, error) {
+	if !gjson.ValidBytes(body) {
+		return nil, fmt.Errorf("invalid")
+	}
+	var f topFields
+	gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "model":
+			f.model = v
+		case "stream":
+			f.stream = v
+		case "num_retries":
+			f.numRetries = v
+		case "user":
+			f.user = v
+		case "metadata":
+			f.metadata = v
+		case "tags":
+			f.tags = v
+		case "fallbacks":
+			f.fallbacks[0] = v
+		case "context_window_fallbacks":
+			f.fallbacks[1] = v
+		case "content_policy_fallbacks":
+			f.fallbacks[2] = v
+		case "stream_options":
+			f.includeUsage = v.Get("include_usage").Bool()
+		}
+		for _, g := range gatewayFields {
+			if k.Str == g {
+				f.gateway = append(f.gateway, g)
+			}
+		}
+		return true
+	})
+	_ = f.metadata.Get("user_id")
+	// Splice the new model over the old value's bytes (Index is its offset).
+	m := f.model
+	if m.Index <= 0 {
+		return nil, fmt.Errorf("no model")
+	}
+	nm := `"bench-upstream"`
+	out := make([]byte, 0, len(body)+len(nm)+48)
+	out = append(out, body[:m.Index]...)
+	out = append(out, nm...)
+	out = append(out, body[m.Index+len(m.Raw):]...)
+	for _, g := range f.gateway {
+		out, _ = sjson.DeleteBytes(out, g)
+	}
+	if openAIStream && !f.includeUsage {
+		out, _ = sjson.SetBytes(out, "stream_options.include_usage", true)
+	}
+	return out, nil
+}
+
+// BenchmarkScanRewrite is the request scan and model rewrite of the
+// pass-through path, as today and as proposed, on a small OpenAI body and
+// on the ~76 KB Claude Code body.
+func BenchmarkScanRewrite(b *testing.B) {
+	claude := benchClaudeBody(b)
+	stream, _ := sjson.SetBytes(benchSmallBody, "stream", true)
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		oaiSSE bool
+	}{
+		{"openai-small", benchSmallBody, false},
+		{"openai-small-stream", stream, true},
+		{"claude-code-76KB", claude, false},
+	} {
+		today, err := scanAsToday(tc.body, tc.oaiSSE)
+		if err != nil {
+			b.Fatal(err)
+		}
+		prop, err := scanOnePass(tc.body, tc.oaiSSE)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !bytes.Equal(today, prop) {
+			b.Fatalf("%s: the one-pass scan rewrites differently:\n%.300s\n%.300s", tc.name, today, prop)
+		}
+		b.Run(tc.name+"/today", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.body)))
+			for b.Loop() {
+				if _, err := scanAsToday(tc.body, tc.oaiSSE); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(tc.name+"/one-pass", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.body)))
+			for b.Loop() {
+				if _, err := scanOnePass(tc.body, tc.oaiSSE); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkNewID is the request id made for every request.
+func BenchmarkNewID(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if id := newID("req_"); !strings.HasPrefix(id, "req_") {
+			b.Fatal(id)
+		}
+	}
+}
