@@ -496,3 +496,45 @@ general_settings:
 		t.Fatalf("wildcard: %v", err)
 	}
 }
+
+func TestEmbeddings(t *testing.T) {
+	oa := fakeup.New(fakeup.OpenAI)
+	defer oa.Close()
+	oll := fakeup.New(fakeup.Ollama)
+	defer oll.Close()
+	g := startGateway(t, `
+model_list:
+  - model_name: text-embedding-3-small
+    litellm_params: {model: openai/text-embedding-3-small, api_base: "{{OA}}/v1"}
+  - model_name: local-embed
+    litellm_params: {model: ollama/nomic-embed-text, api_base: "{{OLL}}"}
+  - model_name: claude
+    litellm_params: {model: anthropic/claude-haiku-4-5, api_base: "{{OA}}", api_key: x}
+general_settings:
+  master_key: sk-test-master
+`, map[string]string{"OA": oa.URL, "OLL": oll.URL})
+	c := oaClient(g)
+	ctx := context.Background()
+	res, err := c.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "text-embedding-3-small",
+		Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String("hello")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Data) != 1 || len(res.Data[0].Embedding) != 3 || oa.Last().JSON()["model"] != "text-embedding-3-small" {
+		t.Fatalf("openai embeddings %+v", res)
+	}
+	res, err = c.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "local-embed",
+		Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"a", "b"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Data) != 2 || res.Data[1].Embedding[2] != 0.6 || res.Usage.PromptTokens != 6 || oll.Last().Path != "/api/embed" {
+		t.Fatalf("ollama embeddings %+v (upstream %s)", res, oll.Last().Path)
+	}
+	_, err = c.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "claude",
+		Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String("x")}})
+	var ae *openai.Error
+	if !errors.As(err, &ae) || ae.StatusCode != 400 {
+		t.Fatalf("embeddings on an Anthropic deployment: %v", err)
+	}
+}

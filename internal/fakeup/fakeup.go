@@ -136,6 +136,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/api/show":
 		_, _ = io.WriteString(w, `{"model_info":{"general.architecture":"llama","llama.context_length":4096},"parameters":""}`)
 		return
+	case strings.HasSuffix(r.URL.Path, "/embeddings") && s.Dialect == OpenAI:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,0.2,0.3]}],"model":%s,"usage":{"prompt_tokens":5,"total_tokens":5}}`, js(req.JSON()["model"]))
+		return
+	case r.URL.Path == "/api/embed" && s.Dialect == Ollama:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"model":%s,"embeddings":[[0.1,0.2,0.3],[0.4,0.5,0.6]],"prompt_eval_count":6}`, js(req.JSON()["model"]))
+		return
 	case strings.HasSuffix(r.URL.Path, "/count_tokens"):
 		_, _ = io.WriteString(w, `{"input_tokens":42}`)
 		return

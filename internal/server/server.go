@@ -148,6 +148,8 @@ func (s *Server) match(r *http.Request) (route, bool) {
 			return route{llm.DialectAnthropic, true, s.chatHandler(llm.DialectAnthropic)}, true
 		case strings.HasSuffix(p, "/chat/completions"):
 			return route{llm.DialectOpenAI, true, s.chatHandler(llm.DialectOpenAI)}, true
+		case strings.HasSuffix(p, "/embeddings"):
+			return route{llm.DialectOpenAI, true, s.handleEmbeddings}, true
 		}
 	case http.MethodGet:
 		switch p {

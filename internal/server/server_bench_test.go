@@ -1,0 +1,206 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tidwall/sjson"
+
+	"github.com/switchyard/switchyard/internal/config"
+	"github.com/switchyard/switchyard/internal/gateway"
+)
+
+// BenchmarkServerPassthrough runs the real handler, wired by the gateway
+// package as cmd/switchyard wires it (master key, Prometheus metrics,
+// SQLite spend log with its journal, info-level request log), against an
+// in-memory upstream (a RoundTripper, so no upstream or socket cost is in
+// the profile). It is the benchmark to profile the data path with:
+//
+//	go test -run '^$' -bench ServerPassthrough/json -benchmem -cpuprofile cpu.out ./internal/server
+//	go tool pprof -top cpu.out
+func BenchmarkServerPassthrough(b *testing.B) {
+	h := benchGateway(b)
+	claude := claudeBody(b)
+	oaHdr := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer sk-bench-master"}}
+	antHdr := http.Header{"Content-Type": {"application/json"}, "X-Api-Key": {"sk-bench-master"},
+		"Anthropic-Version": {"2023-06-01"}, "Anthropic-Beta": {"claude-code-20250219,interleaved-thinking-2025-05-14"}}
+	chat := func(model string, stream bool) []byte {
+		s := ""
+		if stream {
+			s = `,"stream":true`
+		}
+		return []byte(`{"model":"` + model + `","messages":[{"role":"system","content":"You are a helpful assistant."},` +
+			`{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":64,"temperature":0.2` + s + `}`)
+	}
+	withModel := func(m string) []byte { out, _ := sjson.SetBytes(claude, "model", m); return out }
+	for _, tc := range []struct {
+		name, path string
+		body       []byte
+		hdr        http.Header
+		expect     string
+	}{
+		{"json", "/v1/chat/completions", chat("bench-json", false), oaHdr, `"usage"`},
+		{"stream-10-events", "/v1/chat/completions", chat("bench-stream", true), oaHdr, "[DONE]"},
+		{"claude-code-passthrough", "/v1/messages?beta=true", withModel("claude-pass"), antHdr, "message_stop"},
+		{"claude-code-translated", "/v1/messages?beta=true", withModel("claude-xlate"), antHdr, "message_stop"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			// One checked call first: the benchmark must measure success.
+			w := &bodyWriter{h: http.Header{}}
+			h.ServeHTTP(w, newReq(tc.path, tc.body, tc.hdr))
+			if w.status != http.StatusOK || !strings.Contains(w.buf.String(), tc.expect) {
+				b.Fatalf("status %d, reply:\n%.600s", w.status, w.buf.String())
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.body)))
+			for b.Loop() {
+				w.reset()
+				h.ServeHTTP(w, newReq(tc.path, tc.body, tc.hdr))
+				if w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+		})
+	}
+}
+
+func newReq(path string, body []byte, hdr http.Header) *http.Request {
+	r, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:4000"+path, bytes.NewReader(body))
+	r.RemoteAddr = "127.0.0.1:50000"
+	for k, v := range hdr {
+		r.Header[k] = v
+	}
+	return r
+}
+
+// bodyWriter is a ResponseWriter that keeps the reply (and can flush).
+type bodyWriter struct {
+	h      http.Header
+	status int
+	buf    bytes.Buffer
+}
+
+func (w *bodyWriter) reset()                      { clear(w.h); w.status = 0; w.buf.Reset() }
+func (w *bodyWriter) Header() http.Header         { return w.h }
+func (w *bodyWriter) WriteHeader(s int)           { w.status = s }
+func (w *bodyWriter) Flush()                      {}
+func (w *bodyWriter) Write(p []byte) (int, error) { return w.buf.Write(p) }
+
+func claudeBody(b *testing.B) []byte {
+	b.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "claude-code", "01_plain_prompt_default_model.request.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var c bytes.Buffer
+	if err := json.Compact(&c, raw); err != nil {
+		b.Fatal(err)
+	}
+	return c.Bytes()
+}
+
+// benchGateway builds the gateway the way the benchmark tool configures
+// the real binary, with the in-memory upstream.
+func benchGateway(b *testing.B) http.Handler {
+	b.Helper()
+	dir := b.TempDir()
+	yaml := `
+model_list:
+  - model_name: bench-json
+    litellm_params: {model: openai/bench-upstream, api_base: "http://json-1.bench/v1", api_key: sk-up}
+  - model_name: bench-json
+    litellm_params: {model: openai/bench-upstream, api_base: "http://json-2.bench/v1", api_key: sk-up}
+  - model_name: bench-stream
+    litellm_params: {model: openai/bench-upstream, api_base: "http://sse-1.bench/v1", api_key: sk-up}
+  - model_name: bench-stream
+    litellm_params: {model: openai/bench-upstream, api_base: "http://sse-2.bench/v1", api_key: sk-up}
+  - model_name: claude-pass
+    litellm_params: {model: anthropic/claude-bench-upstream, api_base: "http://anthropic-1.bench", api_key: sk-up}
+  - model_name: claude-pass
+    litellm_params: {model: anthropic/claude-bench-upstream, api_base: "http://anthropic-2.bench", api_key: sk-up}
+  - model_name: claude-xlate
+    litellm_params: {model: openai/bench-upstream, api_base: "http://sse-1.bench/v1", api_key: sk-up}
+  - model_name: claude-xlate
+    litellm_params: {model: openai/bench-upstream, api_base: "http://sse-2.bench/v1", api_key: sk-up}
+litellm_settings:
+  callbacks: ["prometheus"]
+general_settings:
+  master_key: sk-bench-master
+  database_url: "sqlite:///` + filepath.Join(dir, "spend.db") + `"
+`
+	cfg, err := config.Parse("bench.yaml", []byte(yaml), config.MapEnv(map[string]string{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	g, err := gateway.New(cfg, gateway.Options{Logger: log, Transport: memUpstream{}, DataDir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = g.Close() })
+	return g.Handler()
+}
+
+// memUpstream answers by host: json-* a chat.completion, sse-* a 10-event
+// OpenAI stream, anthropic-* a 10-event Anthropic stream.
+type memUpstream struct{}
+
+var (
+	memJSON = []byte(`{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench-upstream",` +
+		`"choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the bench upstream."},"finish_reason":"stop"}],` +
+		`"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}`)
+	memSSE       = openAIStream()
+	memAnthropic = anthropicStream()
+)
+
+func openAIStream() []byte {
+	const head = `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"bench-upstream","choices":[`
+	var b bytes.Buffer
+	b.WriteString(head + `{"index":0,"delta":{"role":"assistant","content":"Hello"},"finish_reason":null}]}` + "\n\n")
+	for i := 1; i < 8; i++ {
+		fmt.Fprintf(&b, head+`{"index":0,"delta":{"content":" word%d"},"finish_reason":null}]}`+"\n\n", i)
+	}
+	b.WriteString(head + `{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n")
+	b.WriteString(head + `],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}` + "\n\n")
+	b.WriteString("data: [DONE]\n\n")
+	return b.Bytes()
+}
+
+func anthropicStream() []byte {
+	var b bytes.Buffer
+	ev := func(name, data string) { b.WriteString("event: " + name + "\ndata: " + data + "\n\n") }
+	ev("message_start", `{"type":"message_start","message":{"id":"msg_bench","type":"message","role":"assistant","model":"claude-bench-upstream","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":11,"output_tokens":1}}}`)
+	ev("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
+	for i := 0; i < 6; i++ {
+		ev("content_block_delta", fmt.Sprintf(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" word%d"}}`, i))
+	}
+	ev("content_block_stop", `{"type":"content_block_stop","index":0}`)
+	ev("message_delta", `{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":7}}`)
+	ev("message_stop", `{"type":"message_stop"}`)
+	return b.Bytes()
+}
+
+func (memUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_ = r.Body.Close()
+	}
+	body, ct := memJSON, "application/json"
+	switch {
+	case strings.HasPrefix(r.URL.Host, "sse-"):
+		body, ct = memSSE, "text/event-stream"
+	case strings.HasPrefix(r.URL.Host, "anthropic-"):
+		body, ct = memAnthropic, "text/event-stream"
+	}
+	return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {ct}}, Body: io.NopCloser(bytes.NewReader(body)),
+		ContentLength: -1, Request: r}, nil
+}
