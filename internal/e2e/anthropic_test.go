@@ -348,3 +348,26 @@ func TestPingDuringUpstreamSilence(t *testing.T) {
 		t.Fatalf("no ping during a 300 ms silence, or no clean end:\n%s", out)
 	}
 }
+
+func TestServerToolDroppedWithWarning(t *testing.T) {
+	g, f := startThree(t)
+	f.oa.Script = nil
+	raw, err := os.ReadFile("../../testdata/claude-code/09_websearch_server_tool.request.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	_ = json.Unmarshal(raw, &body)
+	body["model"] = "claude-via-openai"
+	b, _ := json.Marshal(body)
+	resp, out := g.do(t, "POST", "/v1/messages", string(b))
+	if resp.StatusCode != 200 || !strings.Contains(string(out), "message_stop") {
+		t.Fatalf("%d %s", resp.StatusCode, out)
+	}
+	if strings.Contains(string(f.oa.Last().Body), "web_search") {
+		t.Fatalf("the server tool reached an OpenAI-compatible upstream: %s", f.oa.Last().Body)
+	}
+	if !strings.Contains(g.logs.String(), "server tool dropped") {
+		t.Fatalf("no warning for the dropped server tool")
+	}
+}

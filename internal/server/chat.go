@@ -52,6 +52,8 @@ type call struct {
 	hubErr error
 	// try is the current attempt.
 	try *router.Try
+	// warnedTools is set once the server-tool warning was logged.
+	warnedTools bool
 	// firstByte stops the stream_timeout timer of the current attempt.
 	firstByte func() bool
 }
@@ -438,6 +440,9 @@ func (c *call) translated(ctx context.Context, d *router.Deployment, upModel str
 	if err != nil {
 		return false, err
 	}
+	if d.Dialect() != llm.DialectAnthropic {
+		c.warnServerTools(hub, d)
+	}
 	up := c.s.upstreams[d.Dialect()]
 	body, err := up.EncodeRequest(hub, llm.EncodeOptions{
 		Model:           upModel,
@@ -640,4 +645,19 @@ func (c *call) keepResponse(b []byte) {
 func (c *call) recordNow() {
 	c.info.err = nil
 	c.s.finish(c.info, http.StatusOK)
+}
+
+// warnServerTools says, once per request, that vendor-side tools (Anthropic
+// web_search_*, ...) cannot run on d and are left out of the request.
+func (c *call) warnServerTools(hub *llm.Request, d *router.Deployment) {
+	if c.warnedTools {
+		return
+	}
+	for _, t := range hub.Tools {
+		if t.Server {
+			c.warnedTools = true
+			c.s.log.Warn("server tool dropped: the upstream cannot run it; the model answers without it",
+				"tool", t.Name, "type", t.ServerType, "deployment", d.ID())
+		}
+	}
 }
