@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -536,5 +537,56 @@ general_settings:
 	var ae *openai.Error
 	if !errors.As(err, &ae) || ae.StatusCode != 400 {
 		t.Fatalf("embeddings on an Anthropic deployment: %v", err)
+	}
+}
+
+func TestOllamaNumCtxAndTruncationGuard(t *testing.T) {
+	oll := fakeup.New(fakeup.Ollama)
+	defer oll.Close()
+	big := fakeup.New(fakeup.OpenAI)
+	defer big.Close()
+	g := startGateway(t, `
+model_list:
+  - model_name: small
+    litellm_params: {model: ollama_chat/tiny, api_base: "{{OLL}}"}
+    model_info: {max_input_tokens: 1000}
+  - model_name: fixed
+    litellm_params: {model: ollama_chat/tiny, api_base: "{{OLL}}", num_ctx: 2048}
+  - model_name: small-with-fallback
+    litellm_params: {model: ollama_chat/tiny, api_base: "{{OLL}}", num_ctx: 1000}
+  - model_name: big
+    litellm_params: {model: openai/big, api_base: "{{BIG}}/v1"}
+router_settings:
+  context_window_fallbacks: [{"small-with-fallback": ["big"]}]
+general_settings:
+  master_key: sk-test-master
+`, map[string]string{"OLL": oll.URL, "BIG": big.URL})
+	short := `{"model":"%s","messages":[{"role":"user","content":"hi"}]}`
+	long := `{"model":"%s","messages":[{"role":"user","content":"` + strings.Repeat("many words of a long prompt ", 1000) + `"}]}`
+	numCtx := func() any {
+		opts, _ := oll.Last().JSON()["options"].(map[string]any)
+		return opts["num_ctx"]
+	}
+	if resp, b := g.do(t, "POST", "/v1/chat/completions", fmt.Sprintf(short, "small")); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	if n := numCtx(); n != float64(1000) {
+		t.Fatalf("derived num_ctx %v, want 1000 (max_input_tokens caps the model's 131072)", n)
+	}
+	if resp, b := g.do(t, "POST", "/v1/chat/completions", fmt.Sprintf(short, "fixed")); resp.StatusCode != 200 || numCtx() != float64(2048) {
+		t.Fatalf("num_ctx from litellm_params: %d %s %v", resp.StatusCode, b, numCtx())
+	}
+	calls := oll.ChatCount()
+	resp, b := g.do(t, "POST", "/v1/chat/completions", fmt.Sprintf(long, "small"))
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "context_length_exceeded") || oll.ChatCount() != calls {
+		t.Fatalf("a prompt over max_input_tokens: %d %s (upstream called: %v)", resp.StatusCode, b, oll.ChatCount() != calls)
+	}
+	resp, b = g.do(t, "POST", "/v1/chat/completions", fmt.Sprintf(long, "fixed"))
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "context window (num_ctx)") || oll.ChatCount() != calls {
+		t.Fatalf("a prompt over num_ctx: %d %s (upstream called: %v)", resp.StatusCode, b, oll.ChatCount() != calls)
+	}
+	resp, b = g.do(t, "POST", "/v1/chat/completions", fmt.Sprintf(long, "small-with-fallback"))
+	if resp.StatusCode != 200 || resp.Header.Get("X-Litellm-Model-Group") != "big" || big.ChatCount() != 1 {
+		t.Fatalf("context_window_fallbacks: %d %s group %q", resp.StatusCode, b, resp.Header.Get("X-Litellm-Model-Group"))
 	}
 }

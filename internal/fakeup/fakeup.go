@@ -134,7 +134,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.serveModels(w, r)
 		return
 	case r.URL.Path == "/api/show":
-		_, _ = io.WriteString(w, `{"model_info":{"general.architecture":"llama","llama.context_length":4096},"parameters":""}`)
+		_, _ = io.WriteString(w, `{"model_info":{"general.architecture":"llama","llama.context_length":131072},"parameters":""}`)
 		return
 	case strings.HasSuffix(r.URL.Path, "/embeddings") && s.Dialect == OpenAI:
 		w.Header().Set("Content-Type", "application/json")

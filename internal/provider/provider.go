@@ -44,6 +44,10 @@ const (
 	EndpointCountTokens
 	EndpointEmbeddings
 	EndpointModels
+	// EndpointShow is Ollama's /api/show (model details).
+	EndpointShow
+	// EndpointGenerate is Ollama's /api/generate (used to preload a model).
+	EndpointGenerate
 )
 
 // URL is the full URL of an endpoint of u.
@@ -65,6 +69,10 @@ func (u *Upstream) URL(ep Endpoint) string {
 			return base + "/api/embed"
 		case EndpointModels:
 			return base + "/api/tags"
+		case EndpointShow:
+			return base + "/api/show"
+		case EndpointGenerate:
+			return base + "/api/generate"
 		}
 		return base + "/api/chat"
 	}

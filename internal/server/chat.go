@@ -52,6 +52,8 @@ type call struct {
 	hubErr error
 	// try is the current attempt.
 	try *router.Try
+	// promptTokens is our estimate of the decoded prompt, 0 until needed.
+	promptTokens int
 	// warnedTools is set once the server-tool warning was logged.
 	warnedTools bool
 	// firstByte stops the stream_timeout timer of the current attempt.
@@ -444,10 +446,16 @@ func (c *call) translated(ctx context.Context, d *router.Deployment, upModel str
 		c.warnServerTools(hub, d)
 	}
 	up := c.s.upstreams[d.Dialect()]
+	params := d.Cfg.Params
+	if d.Dialect() == llm.DialectOllama {
+		if params, err = c.ollamaParams(ctx, d, upModel, hub); err != nil {
+			return false, err
+		}
+	}
 	body, err := up.EncodeRequest(hub, llm.EncodeOptions{
 		Model:           upModel,
 		DropParams:      c.s.opts.DropParams,
-		Params:          d.Cfg.Params,
+		Params:          params,
 		MaxOutputTokens: d.Cfg.Info.MaxOutputTokens,
 	})
 	if err != nil {
@@ -660,4 +668,8 @@ func (c *call) warnServerTools(hub *llm.Request, d *router.Deployment) {
 				"tool", t.Name, "type", t.ServerType, "deployment", d.ID())
 		}
 	}
+}
+
+func readLimited(r io.Reader, n int64) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(r, n))
 }

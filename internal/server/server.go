@@ -74,6 +74,7 @@ type Server struct {
 	trackers  map[llm.Dialect]func() llm.UsageTracker
 	draining  atomic.Bool
 	started   time.Time
+	numCtx    numCtxCache
 }
 
 // New builds a Server.
