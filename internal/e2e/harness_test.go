@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -54,8 +55,11 @@ func startGatewayOpts(t *testing.T, yaml string, vars map[string]string, opts ga
 	if err != nil {
 		t.Fatalf("gateway: %v", err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g.Start(ctx)
 	srv := httptest.NewServer(g.Handler())
 	t.Cleanup(func() {
+		cancel()
 		srv.Close()
 		_ = g.Close()
 		if t.Failed() {

@@ -590,3 +590,34 @@ general_settings:
 		t.Fatalf("context_window_fallbacks: %d %s group %q", resp.StatusCode, b, resp.Header.Get("X-Litellm-Model-Group"))
 	}
 }
+
+func TestWarmupPreloadsOllamaModel(t *testing.T) {
+	oll := fakeup.New(fakeup.Ollama)
+	defer oll.Close()
+	startGateway(t, `
+model_list:
+  - model_name: warm
+    litellm_params: {model: ollama_chat/qwen2.5:7b, api_base: "{{OLL}}", warmup: true, keep_alive: 30m}
+  - model_name: cold
+    litellm_params: {model: ollama_chat/llama3.1:8b, api_base: "{{OLL}}"}
+`, map[string]string{"OLL": oll.URL})
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, r := range oll.Requests() {
+			if r.Path == "/api/generate" {
+				m := r.JSON()
+				if m["model"] != "qwen2.5:7b" || m["keep_alive"] != "30m" || m["prompt"] != nil {
+					t.Fatalf("warm-up request %s", r.Body)
+				}
+				for _, r := range oll.Requests() {
+					if r.Path == "/api/generate" && strings.Contains(string(r.Body), "llama3.1") {
+						t.Fatal("a deployment without warmup was preloaded")
+					}
+				}
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no warm-up request reached Ollama before any client request")
+}

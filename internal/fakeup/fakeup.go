@@ -133,6 +133,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && (strings.HasSuffix(r.URL.Path, "/models") || r.URL.Path == "/api/tags"):
 		s.serveModels(w, r)
 		return
+	case r.URL.Path == "/api/generate" && s.Dialect == Ollama:
+		_, _ = fmt.Fprintf(w, `{"model":%s,"created_at":"2026-11-25T00:00:00Z","response":"","done":true,"done_reason":"load"}`, js(req.JSON()["model"]))
+		return
 	case r.URL.Path == "/api/show":
 		_, _ = io.WriteString(w, `{"model_info":{"general.architecture":"llama","llama.context_length":131072},"parameters":""}`)
 		return

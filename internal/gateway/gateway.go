@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -347,6 +348,53 @@ func (g *Gateway) Router() *router.Router { return g.router }
 func (g *Gateway) Start(ctx context.Context) {
 	if p := g.cfg.General.MaximumSpendLogsRetentionPeriod; p > 0 && g.store != nil {
 		go spend.RunRetention(ctx, g.store, p, time.Hour)
+	}
+	for _, d := range g.deps {
+		if d.Cfg.Warmup {
+			go g.warmup(ctx, d)
+		}
+	}
+}
+
+// warmup preloads an Ollama deployment's model (litellm_params.warmup:
+// true), so the first request does not wait for the model to load: the
+// guide's advice, done for the user. Ollama loads a model on a generate
+// request without a prompt.
+func (g *Gateway) warmup(ctx context.Context, d *router.Deployment) {
+	if d.Dialect() != llm.DialectOllama || strings.Contains(d.Cfg.Model, "*") {
+		g.log.Warn("warmup applies to Ollama deployments with a fixed model; ignored", "deployment", d.ID(), "model", d.Cfg.Model)
+		return
+	}
+	body := map[string]any{"model": d.Cfg.Model}
+	if d.Cfg.KeepAlive != "" {
+		body["keep_alive"] = d.Cfg.KeepAlive
+	}
+	b, _ := json.Marshal(body)
+	start := time.Now()
+	for attempt := 0; attempt < 5; attempt++ {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		req, err := d.Upstream.NewRequest(wctx, provider.EndpointGenerate, b, nil)
+		if err == nil {
+			var resp *http.Response
+			if resp, err = d.Upstream.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("ollama answered %s", resp.Status)
+				}
+			}
+		}
+		cancel()
+		if err == nil {
+			g.log.Info("warmed up", "deployment", d.ID(), "model", d.Cfg.Model, "took", time.Since(start).Round(time.Millisecond))
+			return
+		}
+		g.log.Warn("warm-up failed; retrying", "deployment", d.ID(), "model", d.Cfg.Model, "err", llm.AsError(err).Message)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Duration(attempt+1) * 2 * time.Second):
+		}
 	}
 }
 
