@@ -166,9 +166,8 @@ func sqliteDSN(u string) (string, error) {
 	p := strings.TrimPrefix(u, "sqlite:")
 	if strings.HasPrefix(p, "//") {
 		p = p[2:] // authority (empty) ends here
-		if strings.HasPrefix(p, "/") {
-			p = p[1:] // "sqlite:///rel.db" → "rel.db", "sqlite:////abs.db" → "/abs.db"
-		}
+		// "sqlite:///rel.db" → "rel.db", "sqlite:////abs.db" → "/abs.db"
+		p = strings.TrimPrefix(p, "/")
 	}
 	if q := strings.IndexByte(p, '?'); q >= 0 {
 		p = p[:q] // parameters are ours to set
