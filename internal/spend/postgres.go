@@ -12,18 +12,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// pgDB is a db over a small pool of pgx connections. (pgxpool would need
-// github.com/jackc/puddle/v2, which is not in go.sum; the spend log needs
-// only a handful of connections, so the pool is a semaphore and a stack.)
+// pgDB is a db over a pgxpool connection pool.
 type pgDB struct {
-	cfg *pgx.ConnConfig
-	sem chan struct{} // one token per open or opening connection
-
-	mu     sync.Mutex
-	idle   []*pgx.Conn
-	closed bool
+	pool *pgxpool.Pool
 
 	migrateMu sync.Mutex
 	migrated  bool
@@ -35,14 +29,20 @@ var _ db = (*pgDB)(nil)
 const pgMaxConns = 8
 
 func openPostgres(ctx context.Context, url string) (Store, error) {
-	cfg, err := pgx.ParseConfig(url)
+	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrBadURL, redactErr(err))
 	}
+	cfg := pcfg.ConnConfig
 	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > 10*time.Second {
 		cfg.ConnectTimeout = 10 * time.Second
 	}
-	d := &pgDB{cfg: cfg, sem: make(chan struct{}, pgMaxConns)}
+	pcfg.MaxConns = pgMaxConns
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrBadURL, redactErr(err))
+	}
+	d := &pgDB{pool: pool}
 	s := &sqlStore{db: d, dialect: dialectPostgres}
 	if err := d.ready(ctx); err != nil {
 		if isConnError(err) {
@@ -87,61 +87,22 @@ func isConnError(err error) bool {
 	return err != nil && !errors.As(err, &pe) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
-func (d *pgDB) acquire(ctx context.Context) (c *pgx.Conn, reused bool, err error) {
-	select {
-	case d.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, false, ctx.Err()
-	}
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		<-d.sem
-		return nil, false, errors.New("spend: store closed")
-	}
-	if n := len(d.idle); n > 0 {
-		c = d.idle[n-1]
-		d.idle = d.idle[:n-1]
-		d.mu.Unlock()
-		return c, true, nil
-	}
-	d.mu.Unlock()
-	c, err = pgx.ConnectConfig(ctx, d.cfg)
-	if err != nil {
-		<-d.sem
-		return nil, false, err
-	}
-	return c, false, nil
-}
-
-func (d *pgDB) release(c *pgx.Conn, err error) {
-	defer func() { <-d.sem }()
-	d.mu.Lock()
-	keep := !d.closed && !c.IsClosed() && !isConnError(err) && !errors.Is(err, context.Canceled) &&
-		!errors.Is(err, context.DeadlineExceeded) && c.PgConn().TxStatus() == 'I'
-	if keep {
-		d.idle = append(d.idle, c)
-	}
-	d.mu.Unlock()
-	if !keep {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		c.Close(ctx)
-		cancel()
-	}
-}
-
-// withConn runs fn on a pooled connection. A connection taken from the
-// idle stack may have died with a server restart: then fn is retried once
-// on a fresh one (every statement of this package is safe to repeat).
+// withConn runs fn on a pooled connection. An idle connection may have
+// died with a server restart: then fn is retried once on a fresh one (every
+// statement of this package is safe to repeat).
 func (d *pgDB) withConn(ctx context.Context, fn func(*pgx.Conn) error) error {
 	for attempt := 0; ; attempt++ {
-		c, reused, err := d.acquire(ctx)
+		c, err := d.pool.Acquire(ctx)
 		if err != nil {
 			return err
 		}
-		err = fn(c)
-		d.release(c, err)
-		if err != nil && reused && attempt == 0 && isConnError(err) && ctx.Err() == nil {
+		err = fn(c.Conn())
+		if err != nil && (isConnError(err) || c.Conn().PgConn().TxStatus() != 'I') {
+			// A broken connection or one left inside a transaction is not reused.
+			c.Conn().Close(context.Background())
+		}
+		c.Release()
+		if err != nil && attempt == 0 && isConnError(err) && ctx.Err() == nil {
 			continue
 		}
 		return err
@@ -235,15 +196,6 @@ func (d *pgDB) ping(ctx context.Context) error {
 }
 
 func (d *pgDB) close() error {
-	d.mu.Lock()
-	d.closed = true
-	idle := d.idle
-	d.idle = nil
-	d.mu.Unlock()
-	for _, c := range idle {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		c.Close(ctx)
-		cancel()
-	}
+	d.pool.Close()
 	return nil
 }
