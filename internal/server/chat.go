@@ -54,6 +54,8 @@ type call struct {
 	try *router.Try
 	// promptTokens is our estimate of the decoded prompt, 0 until needed.
 	promptTokens int
+	// numCtxSent is the num_ctx sent to an Ollama upstream, 0 if none.
+	numCtxSent int
 	// warnedTools is set once the server-tool warning was logged.
 	warnedTools bool
 	// firstByte stops the stream_timeout timer of the current attempt.
@@ -178,6 +180,7 @@ func (c *call) attempt(ctx context.Context, t *router.Try) (bool, error) {
 	c.try = t
 	c.info.hasUsage, c.info.usage = false, llm.Usage{}
 	c.info.outText.Reset()
+	c.numCtxSent = 0
 	c.info.upstreamModel = upModel
 	c.info.dep, c.info.deployment, c.info.group = d, d.ID(), t.Group
 	c.info.retries, c.info.fallbacks = t.Retries, t.Fallbacks
@@ -476,6 +479,9 @@ func (c *call) translated(ctx context.Context, d *router.Deployment, upModel str
 		if err != nil {
 			return false, upstreamReplyError(d, err)
 		}
+		if e := c.truncated(d, &out.Usage); e != nil {
+			return false, e
+		}
 		c.setUsage(out.Usage, true)
 		enc, err := client.EncodeResponse(out, hub)
 		if err != nil {
@@ -532,6 +538,13 @@ func (c *call) write(sw llm.StreamWriter, ev llm.Event) error {
 		c.setUsage(u, true)
 	}
 	if ev.Type == llm.EventStop {
+		if e := c.truncated(c.try.Deployment, ev.Usage); e != nil {
+			// Say so instead of ending as if the whole prompt was read.
+			c.info.err = e
+			_ = sw.Fail(e)
+			c.flush()
+			return e
+		}
 		c.recordNow()
 	}
 	if err := sw.Write(ev); err != nil {

@@ -102,6 +102,7 @@ func (c *call) ollamaParams(ctx context.Context, d *router.Deployment, model str
 			Message: fmt.Sprintf("the prompt is about %d tokens, more than the %d-token context window (num_ctx) of %s on deployment %s: Ollama would silently cut it; raise litellm_params.num_ctx or configure context_window_fallbacks",
 				c.promptTokens, n, model, d.Upstream.Name)}
 	}
+	c.numCtxSent = n
 	if _, set := d.Cfg.Params["num_ctx"]; set {
 		return d.Cfg.Params, nil
 	}
@@ -111,4 +112,16 @@ func (c *call) ollamaParams(ctx context.Context, d *router.Deployment, model str
 	}
 	p["num_ctx"] = json.RawMessage(strconv.Itoa(n))
 	return p, nil
+}
+
+// truncated reports, after the fact, a prompt Ollama cut to num_ctx: our
+// estimate can be far off for a model whose tokenizer splits text finely,
+// but Ollama's prompt_eval_count then equals the num_ctx we sent.
+func (c *call) truncated(d *router.Deployment, u *llm.Usage) *llm.Error {
+	if c.numCtxSent <= 0 || u == nil || u.InputTokens < c.numCtxSent {
+		return nil
+	}
+	return &llm.Error{Kind: llm.KindContextWindow, Param: "messages",
+		Message: fmt.Sprintf("Ollama evaluated %d prompt tokens, the whole %d-token context window (num_ctx) of deployment %s: the prompt was cut; raise litellm_params.num_ctx or configure context_window_fallbacks",
+			u.InputTokens, c.numCtxSent, d.Upstream.Name)}
 }
