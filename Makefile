@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 export CGO_ENABLED ?= 0
 
-.PHONY: help build run test tools lint vet fmt-check unit services fuzz clean
+.PHONY: help build run test tools ollama ollama-stop lint vet fmt-check unit services fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -16,10 +16,16 @@ build: ## build the static binary into bin/switchyard
 run: build ## run the gateway (CONFIG=file to pick a config; default: ./switchyard.yaml, ./litellm_config.yaml or a local Ollama)
 	./$(BIN) $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
 
-test: services tools lint unit ## the one command that passes the tests: services, test tools, lint, then every test with -race
+test: services tools ollama lint unit ## the one command that passes the tests: services, test tools, a real Ollama, lint, then every test with -race
 
 tools: ## install the real clients the tests drive (Claude Code from npm, into ~/.cache/switchyard)
 	@bash scripts/claude-code.sh >/dev/null
+
+ollama: ## build (cached; 10-20 min the first time) and start a real Ollama with a generated tiny model on 127.0.0.1:11435
+	@bash scripts/ollama.sh up >/dev/null
+
+ollama-stop: ## stop the Ollama that `make ollama` started
+	@bash scripts/ollama.sh stop
 
 unit: ## go test -race over every package
 	$(GO) test -race -count=1 -timeout 20m ./...

@@ -305,6 +305,10 @@ type ccOpts struct {
 	// ANTHROPIC_AUTH_TOKEN (Authorization: Bearer).
 	APIKey bool
 	Prompt string
+	// Args are extra flags, after the defaults.
+	Args []string
+	// Env are extra environment variables (NAME=value).
+	Env []string
 }
 
 // runClaude runs `claude -p` non-interactively in a temp dir with a
@@ -317,7 +321,8 @@ func runClaude(t *testing.T, bin string, o ccOpts) *ccRun {
 		o.Prompt = "Run the command that prints the token, then report what it printed."
 	}
 	home, work := t.TempDir(), t.TempDir()
-	cmd := exec.CommandContext(ctx, bin, "-p", o.Prompt, "--output-format", "json", "--allowedTools", "Bash", "--model", o.Model)
+	args := append([]string{"-p", o.Prompt, "--output-format", "json", "--allowedTools", "Bash", "--model", o.Model}, o.Args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = work
 	keyVar := "ANTHROPIC_AUTH_TOKEN"
 	if o.APIKey {
@@ -333,6 +338,7 @@ func runClaude(t *testing.T, bin string, o ccOpts) *ccRun {
 		"DISABLE_ERROR_REPORTING=1",
 		"DISABLE_AUTOUPDATER=1",
 	}
+	cmd.Env = append(cmd.Env, o.Env...)
 	// Own process group, so a timeout also ends the shells the Bash tool started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
