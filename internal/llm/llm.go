@@ -269,3 +269,24 @@ type Event struct {
 	// Error.
 	Err error
 }
+
+// Merge lays the non-zero fields of next over u (the stream contract: later
+// usage reports override earlier ones field by field).
+func (u *Usage) Merge(next Usage) {
+	if next.InputTokens != 0 {
+		u.InputTokens = next.InputTokens
+	}
+	if next.OutputTokens != 0 {
+		u.OutputTokens = next.OutputTokens
+	}
+	if next.CacheReadTokens != 0 {
+		u.CacheReadTokens = next.CacheReadTokens
+	}
+	if next.CacheWriteTokens != 0 {
+		u.CacheWriteTokens = next.CacheWriteTokens
+	}
+	if next.ReasoningTokens != 0 {
+		u.ReasoningTokens = next.ReasoningTokens
+	}
+	u.Estimated = u.Estimated || next.Estimated
+}

@@ -533,7 +533,9 @@ func (c *call) write(sw llm.StreamWriter, ev llm.Event) error {
 	if ev.Usage != nil && (ev.Type == llm.EventUsage || ev.Type == llm.EventStop || ev.Type == llm.EventStart) {
 		u := *ev.Usage
 		if c.info.hasUsage {
-			u = mergeUsage(c.info.usage, u)
+			m := c.info.usage
+			m.Merge(u)
+			u = m
 		}
 		c.setUsage(u, true)
 	}
@@ -552,26 +554,6 @@ func (c *call) write(sw llm.StreamWriter, ev llm.Event) error {
 	}
 	c.flush()
 	return nil
-}
-
-func mergeUsage(a, b llm.Usage) llm.Usage {
-	if b.InputTokens != 0 {
-		a.InputTokens = b.InputTokens
-	}
-	if b.OutputTokens != 0 {
-		a.OutputTokens = b.OutputTokens
-	}
-	if b.CacheReadTokens != 0 {
-		a.CacheReadTokens = b.CacheReadTokens
-	}
-	if b.CacheWriteTokens != 0 {
-		a.CacheWriteTokens = b.CacheWriteTokens
-	}
-	if b.ReasoningTokens != 0 {
-		a.ReasoningTokens = b.ReasoningTokens
-	}
-	a.Estimated = a.Estimated || b.Estimated
-	return a
 }
 
 type evResult struct {

@@ -111,25 +111,9 @@ func (s *streamWriter) event(name string, data []byte) {
 }
 
 func mergeUsage(dst *llm.Usage, u *llm.Usage) {
-	if u == nil {
-		return
+	if u != nil {
+		dst.Merge(*u)
 	}
-	if u.InputTokens != 0 {
-		dst.InputTokens = u.InputTokens
-	}
-	if u.OutputTokens != 0 {
-		dst.OutputTokens = u.OutputTokens
-	}
-	if u.CacheReadTokens != 0 {
-		dst.CacheReadTokens = u.CacheReadTokens
-	}
-	if u.CacheWriteTokens != 0 {
-		dst.CacheWriteTokens = u.CacheWriteTokens
-	}
-	if u.ReasoningTokens != 0 {
-		dst.ReasoningTokens = u.ReasoningTokens
-	}
-	dst.Estimated = dst.Estimated || u.Estimated
 }
 
 func (s *streamWriter) emitMessageStart(id string) {

@@ -175,7 +175,7 @@ func (s *streamReader) chunk(data []byte) error {
 	}
 	if c.Usage != nil {
 		u := hubUsage(c.Usage)
-		mergeUsage(&s.usage, u)
+		s.usage.Merge(u)
 		s.sawUsage = true
 		s.emit(llm.Event{Type: llm.EventUsage, Usage: &u})
 	}

@@ -85,7 +85,7 @@ func (s *streamWriter) Write(ev llm.Event) error {
 	switch ev.Type {
 	case llm.EventStart:
 		if ev.Usage != nil {
-			mergeUsage(&s.usage, *ev.Usage)
+			s.usage.Merge(*ev.Usage)
 		}
 	case llm.EventTextDelta:
 		if ev.Text != "" {
@@ -123,11 +123,11 @@ func (s *streamWriter) Write(ev llm.Event) error {
 		}
 	case llm.EventUsage:
 		if ev.Usage != nil {
-			mergeUsage(&s.usage, *ev.Usage)
+			s.usage.Merge(*ev.Usage)
 		}
 	case llm.EventStop:
 		if ev.Usage != nil {
-			mergeUsage(&s.usage, *ev.Usage)
+			s.usage.Merge(*ev.Usage)
 		}
 		fr := finishReason(ev.StopReason)
 		s.chunk(ChunkDelta{}, &fr)

@@ -38,28 +38,6 @@ func wireUsage(u llm.Usage) *CompletionUsage {
 	}
 }
 
-// mergeUsage lays the non-zero fields of next over u.
-func mergeUsage(u *llm.Usage, next llm.Usage) {
-	if next.InputTokens != 0 {
-		u.InputTokens = next.InputTokens
-	}
-	if next.OutputTokens != 0 {
-		u.OutputTokens = next.OutputTokens
-	}
-	if next.CacheReadTokens != 0 {
-		u.CacheReadTokens = next.CacheReadTokens
-	}
-	if next.CacheWriteTokens != 0 {
-		u.CacheWriteTokens = next.CacheWriteTokens
-	}
-	if next.ReasoningTokens != 0 {
-		u.ReasoningTokens = next.ReasoningTokens
-	}
-	if next.Estimated {
-		u.Estimated = true
-	}
-}
-
 // NewUsageTracker returns a tracker for replies relayed byte for byte on the
 // pass-through path. It parses only events that mention "usage".
 func (Codec) NewUsageTracker() llm.UsageTracker { return &usageTracker{} }
@@ -97,7 +75,7 @@ func (t *usageTracker) observe(v gjson.Result) {
 			ReasoningTokens: int(v.Get("completion_tokens_details.reasoning_tokens").Int()),
 		},
 	}
-	mergeUsage(&t.u, hubUsage(&w))
+	t.u.Merge(hubUsage(&w))
 	t.ok = true
 }
 
