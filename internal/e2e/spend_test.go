@@ -3,12 +3,15 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
@@ -286,5 +289,60 @@ func TestSpendDatabaseDownKeepsServing(t *testing.T) {
 			t.Fatalf("readiness does not say the spend database is down: %s", b)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// postgresSchemaURL makes a schema of its own in the local PostgreSQL and
+// returns a database_url that uses it; without a server the test fails under
+// CI=true and is skipped otherwise.
+func postgresSchemaURL(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []string
+	for _, base := range []string{"postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "postgres://root@127.0.0.1:5432/test?sslmode=disable"} {
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		schema := fmt.Sprintf("sy_e2e_%d", time.Now().UnixNano())
+		_, err = c.Exec(ctx, "CREATE SCHEMA "+schema)
+		c.Close(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			c, err := pgx.Connect(context.Background(), base)
+			if err == nil {
+				_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+				c.Close(context.Background())
+			}
+		})
+		return base + "&search_path=" + schema
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("PostgreSQL unreachable: %v", errs)
+	}
+	t.Skipf("PostgreSQL unreachable: %v", errs)
+	return ""
+}
+
+func TestSpendInPostgres(t *testing.T) {
+	url := postgresSchemaURL(t)
+	up := fakeup.New(fakeup.OpenAI)
+	defer up.Close()
+	g := startGatewayOpts(t, pricedOpenAI+"  database_url: \""+url+"\"\n", map[string]string{"UP": up.URL, "OLL": up.URL},
+		gateway.Options{Spend: spend.WriterOptions{FlushInterval: 50 * time.Millisecond}})
+	for range 3 {
+		if resp, b := g.do(t, "POST", "/v1/chat/completions", `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}`); resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+	}
+	logs := waitLogs(t, g, "model=gpt-4o", 3)
+	for _, l := range logs.Data {
+		if l.Spend == 0 || l.PromptTokens != 11 {
+			t.Fatalf("record %+v", l)
+		}
 	}
 }
