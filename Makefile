@@ -3,7 +3,6 @@ GO        ?= go
 BIN       ?= bin/switchyard
 STATICCHECK_VERSION ?= v0.8.2
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
-export CGO_ENABLED ?= 0
 
 .PHONY: help build run test tools ollama ollama-stop lint vet fmt-check unit services fuzz clean
 
@@ -11,7 +10,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build the static binary into bin/switchyard
-	$(GO) build -trimpath -ldflags "-s -w" -o $(BIN) ./cmd/switchyard
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN) ./cmd/switchyard
 
 run: build ## run the gateway (CONFIG=file to pick a config; default: ./switchyard.yaml, ./litellm_config.yaml or a local Ollama)
 	./$(BIN) $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
@@ -28,7 +27,7 @@ ollama-stop: ## stop the Ollama that `make ollama` started
 	@bash scripts/ollama.sh stop
 
 unit: ## go test -race over every package
-	$(GO) test -race -count=1 -timeout 20m ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 lint: fmt-check vet ## gofmt, go vet and staticcheck
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
