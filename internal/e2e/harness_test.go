@@ -4,7 +4,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -23,7 +22,7 @@ const masterKey = "sk-test-master"
 // gw is a running gateway under test.
 type gw struct {
 	*httptest.Server
-	logs *bytes.Buffer
+	logs *logBuffer
 }
 
 // startGateway loads yaml (with {{NAME}} replaced by vars) and serves it.
@@ -42,8 +41,8 @@ func startGatewayOpts(t *testing.T, yaml string, vars map[string]string, opts ga
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts.Logger = log
 	if opts.DefaultDatabase == "" {
 		opts.DefaultDatabase = "sqlite:///" + filepath.Join(t.TempDir(), "spend.db")
@@ -66,7 +65,7 @@ func startGatewayOpts(t *testing.T, yaml string, vars map[string]string, opts ga
 			t.Logf("gateway log:\n%s", logs.String())
 		}
 	})
-	return &gw{Server: srv, logs: &logs}
+	return &gw{Server: srv, logs: logs}
 }
 
 // do sends a raw request with the master key.
