@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMain lets the test binary serve the benchmark's subprocess roles, as
+// the command does: the quick run below re-executes this binary.
+func TestMain(m *testing.M) {
+	if role := os.Getenv(roleEnv); role != "" {
+		os.Exit(runRole(role, os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// TestQuick runs the whole benchmark in quick mode with tiny durations and
+// checks the result file: every scenario measured on every target that can
+// serve it, in every load mode, with no failed request.
+func TestQuick(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "results.json")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-quick", "-duration", "150ms", "-warmup", "50ms", "-out", out}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res results
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Scenarios) != len(allScenarios)-1 { // startup is not a load scenario
+		t.Fatalf("scenarios %d, want %d", len(res.Scenarios), len(allScenarios)-1)
+	}
+	seen := map[string]*cell{}
+	for _, c := range res.Cells {
+		seen[c.Scenario+"/"+c.Target+"/"+c.Mode] = c
+	}
+	for _, s := range res.Scenarios {
+		want := allTargets
+		if s.Name == scTranslated {
+			want = []string{tgSwitchyard}
+		}
+		if strings.Join(s.Targets, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: targets %v, want %v", s.Name, s.Targets, want)
+		}
+		modes := allModes
+		if s.Name == scSlow {
+			modes = []string{modeStreams}
+		}
+		for _, tg := range want {
+			for _, m := range modes {
+				c := seen[s.Name+"/"+tg+"/"+m]
+				switch {
+				case c == nil:
+					t.Errorf("%s/%s/%s: not measured", s.Name, tg, m)
+				case c.Errors != 0:
+					t.Errorf("%s/%s/%s: %d errors: %s", s.Name, tg, m, c.Errors, c.Samples[0].Error)
+				case c.Requests == 0 || c.RPS <= 0:
+					t.Errorf("%s/%s/%s: no requests", s.Name, tg, m)
+				case c.PeakRSSKB <= 0:
+					t.Errorf("%s/%s/%s: no peak RSS", s.Name, tg, m)
+				}
+			}
+		}
+	}
+	if res.Startup == nil || len(res.Startup.Millis) == 0 || res.Startup.MedianMs <= 0 {
+		t.Errorf("start-up not measured: %+v", res.Startup)
+	}
+	if res.IdleRSSKB[tgSwitchyard] <= 0 {
+		t.Errorf("idle RSS of switchyard not measured: %v", res.IdleRSSKB)
+	}
+	if len(res.Checks) == 0 {
+		t.Error("no targets judged")
+	}
+	if res.TotalErrors != 0 {
+		t.Errorf("total errors %d", res.TotalErrors)
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s", stdout.String())
+	}
+}
+
+func TestParseFlagsRejects(t *testing.T) {
+	for _, args := range [][]string{
+		{"-scenarios", "json,nope"},
+		{"-targets", "elsewhere"},
+		{"-rounds", "0"},
+		{"-conns", "0"},
+		{"extra"},
+	} {
+		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+}
