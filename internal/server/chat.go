@@ -43,6 +43,7 @@ type call struct {
 	r      *http.Request
 	client llm.Dialect
 	body   []byte
+	bi     bodyInfo
 	model  string
 	stream bool
 	info   *reqInfo
@@ -52,6 +53,8 @@ type call struct {
 	hubErr error
 	// try is the current attempt.
 	try *router.Try
+	// rc flushes the response.
+	rc *http.ResponseController
 	// promptTokens is our estimate of the decoded prompt, 0 until needed.
 	promptTokens int
 	// numCtxSent is the num_ctx sent to an Ollama upstream, 0 if none.
@@ -82,19 +85,21 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, client llm.Di
 	if !gjson.ValidBytes(body) {
 		return &llm.Error{Kind: llm.KindInvalidRequest, Message: "request body is not valid JSON"}
 	}
-	m := gjson.GetBytes(body, "model")
+	bi := scanBody(body)
+	m := bi.model
 	if m.Type != gjson.String || m.Str == "" {
 		return &llm.Error{Kind: llm.KindInvalidRequest, Param: "model", Message: "`model` is required and must be a string"}
 	}
-	name := m.Str
+	name := clone(m.Str)
 	if client == llm.DialectAnthropic {
 		name = anthropic.NormalizeModel(name)
 	}
 	info := infoFrom(r.Context())
-	c := &call{s: s, w: w, r: r, client: client, body: body, model: name, info: info, start: time.Now(),
-		stream: gjson.GetBytes(body, "stream").Bool()}
+	c := &call{s: s, w: w, r: r, client: client, body: body, bi: bi, model: name, info: info, start: time.Now(),
+		stream: bi.stream}
 	info.model, info.stream = name, c.stream
 	info.body, info.client = body, client
+	info.user, info.tags = bi.user, bi.tags
 	info.route = "chat_completions"
 	if client == llm.DialectAnthropic {
 		info.route = "messages"
@@ -113,13 +118,10 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, client llm.Di
 		return err
 	}
 	defer release()
-	req := router.Request{Route: rt, NumRetries: -1, Stream: c.stream,
-		Fallbacks:              stringList(body, "fallbacks"),
-		ContextWindowFallbacks: stringList(body, "context_window_fallbacks"),
-		ContentPolicyFallbacks: stringList(body, "content_policy_fallbacks"),
-	}
-	if v := gjson.GetBytes(body, "num_retries"); v.Type == gjson.Number {
-		req.NumRetries = int(v.Int())
+	req := router.Request{Route: rt, NumRetries: bi.numRetries, Stream: c.stream,
+		Fallbacks:              bi.fallbacks,
+		ContextWindowFallbacks: bi.cwFallbacks,
+		ContentPolicyFallbacks: bi.cpFallbacks,
 	}
 	if needsEstimate(rt.Group) {
 		req.InputTokens = tokens.EstimateBytes(body)
@@ -144,21 +146,6 @@ func needsEstimate(g *router.Group) bool {
 		}
 	}
 	return false
-}
-
-// stringList reads a body field that is a list of model names; nil when absent.
-func stringList(body []byte, field string) []string {
-	v := gjson.GetBytes(body, field)
-	if !v.IsArray() {
-		return nil
-	}
-	out := []string{}
-	for _, x := range v.Array() {
-		if x.Type == gjson.String {
-			out = append(out, x.Str)
-		}
-	}
-	return out
 }
 
 // hubRequest decodes the client body once.
@@ -260,7 +247,10 @@ func (c *call) commit(d *router.Deployment, contentType string, status int) {
 }
 
 func (c *call) flush() {
-	_ = http.NewResponseController(c.w).Flush()
+	if c.rc == nil {
+		c.rc = http.NewResponseController(c.w)
+	}
+	_ = c.rc.Flush()
 }
 
 func (c *call) setUsage(u llm.Usage, ok bool) {
@@ -272,22 +262,17 @@ func (c *call) setUsage(u llm.Usage, ok bool) {
 // passthrough forwards the client's body with only `model` rewritten and
 // relays the reply's bytes, reading usage on the way.
 func (c *call) passthrough(ctx context.Context, d *router.Deployment, upModel string) (bool, error) {
-	body, err := sjson.SetBytes(c.body, "model", upModel)
-	if err != nil {
-		return false, &llm.Error{Kind: llm.KindInvalidRequest, Param: "model", Message: "cannot rewrite model", Err: err}
-	}
-	for _, f := range gatewayFields {
-		if gjson.GetBytes(body, f).Exists() {
-			body, _ = sjson.DeleteBytes(body, f)
-		}
+	body := withModel(c.body, c.bi.model, upModel)
+	for _, f := range c.bi.gateway {
+		body, _ = sjson.DeleteBytes(body, f)
 	}
 	for k, v := range d.Cfg.Params {
-		if !gjson.GetBytes(body, k).Exists() {
+		if !c.bi.has(k) {
 			body, _ = sjson.SetRawBytes(body, k, v)
 		}
 	}
 	injected := false
-	if c.client == llm.DialectOpenAI && c.stream && !gjson.GetBytes(body, "stream_options.include_usage").Bool() {
+	if c.client == llm.DialectOpenAI && c.stream && !c.bi.includeUsage {
 		// Usage is asked for so spend can be counted; the usage-only chunk is
 		// then kept from a client that did not ask for it.
 		body, _ = sjson.SetBytes(body, "stream_options.include_usage", true)
@@ -326,7 +311,7 @@ var (
 // written, so a failure there can still be retried. A stream that ends
 // without its dialect's end marker becomes an in-band error for the client.
 func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, tracker llm.UsageTracker, dropUsageChunk bool) (bool, error) {
-	br := bufio.NewReaderSize(body, 32<<10)
+	br := bufio.NewReaderSize(body, 8<<10)
 	var line, ev, data, name []byte
 	committed, done := false, false
 	for {
@@ -360,7 +345,12 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 					if _, werr := c.w.Write(ev); werr != nil {
 						return true, &llm.Error{Kind: llm.KindClientGone, Message: "client went away", Err: werr}
 					}
-					c.flush()
+					// Flush unless another whole line is already buffered (so
+					// reading on cannot block): every event still goes out as
+					// soon as it arrived, but a burst costs one write.
+					if !lineBuffered(br) {
+						c.flush()
+					}
 				}
 				ev, data, name = ev[:0], data[:0], name[:0]
 			case bytes.HasPrefix(t, dataPrefix):
@@ -667,4 +657,15 @@ func (c *call) warnServerTools(hub *llm.Request, d *router.Deployment) {
 
 func readLimited(r io.Reader, n int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(r, n))
+}
+
+// lineBuffered reports whether br holds a complete line it can return
+// without reading from the network.
+func lineBuffered(br *bufio.Reader) bool {
+	n := br.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := br.Peek(n)
+	return bytes.IndexByte(b, '\n') >= 0
 }

@@ -34,8 +34,11 @@ type reqInfo struct {
 	client llm.Dialect
 	// keyHash is the SHA-256 hex of the key the request used.
 	keyHash string
-	// body is the client's request body, for the record's user and tags.
+	// body is the client's request body (usage estimates, stored prompts);
+	// user and tags are read from it for the record.
 	body []byte
+	user string
+	tags []string
 	// upstreamModel is the model name sent upstream.
 	upstreamModel string
 	// outText is output text kept for an estimate when usage is missing.

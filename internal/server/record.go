@@ -57,19 +57,7 @@ func (s *Server) finish(info *reqInfo, status int) {
 		rec.APIBase = d.Cfg.APIBase
 		rec.UpstreamModel = info.upstreamModel
 	}
-	if len(info.body) > 0 {
-		rec.User = gjson.GetBytes(info.body, "user").Str
-		if rec.User == "" {
-			rec.User = gjson.GetBytes(info.body, "metadata.user_id").Str
-		}
-		rec.EndUser = rec.User
-		for _, t := range gjson.GetBytes(info.body, "metadata.tags").Array() {
-			rec.Tags = append(rec.Tags, t.Str)
-		}
-		for _, t := range gjson.GetBytes(info.body, "tags").Array() {
-			rec.Tags = append(rec.Tags, t.Str)
-		}
-	}
+	rec.User, rec.EndUser, rec.Tags = info.user, info.user, info.tags
 	rec.Usage = info.usage
 	if !info.hasUsage && info.dep != nil {
 		// The upstream reported nothing: count with our estimate.

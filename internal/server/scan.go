@@ -1,0 +1,157 @@
+package server
+
+import (
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+)
+
+// bodyInfo is what the gateway reads from a request body's top level, in
+// one pass: the body can be 100 KB (Claude Code) and every extra scan costs.
+type bodyInfo struct {
+	// model is the raw "model" value; its Index is its offset in the body.
+	model  gjson.Result
+	stream bool
+	// numRetries is the per-request num_retries, -1 when absent.
+	numRetries int
+	// The per-request fallback lists; nil when absent.
+	fallbacks, cwFallbacks, cpFallbacks []string
+	// gatewayFields lists which of gatewayFields the body has.
+	gateway []string
+	// keys are the top-level keys, for "is this param set" checks.
+	keys []string
+	// includeUsage is stream_options.include_usage.
+	includeUsage bool
+	// user is "user", else metadata.user_id; tags are metadata.tags + tags.
+	user string
+	tags []string
+}
+
+// has reports whether the body sets top-level key k.
+func (b *bodyInfo) has(k string) bool {
+	for _, x := range b.keys {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+var isGatewayField = func() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range gatewayFields {
+		m[f] = true
+	}
+	return m
+}()
+
+// scanBody reads the top level of a JSON object body once. The results
+// point into body, which must not change while they are used.
+func scanBody(body []byte) bodyInfo {
+	bi := bodyInfo{numRetries: -1}
+	root := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body)))
+	var metaUser string
+	root.ForEach(func(k, v gjson.Result) bool {
+		key := k.Str
+		bi.keys = append(bi.keys, key)
+		switch key {
+		case "model":
+			bi.model = v
+		case "stream":
+			bi.stream = v.Bool()
+		case "num_retries":
+			if v.Type == gjson.Number {
+				bi.numRetries = int(v.Int())
+			}
+		case "fallbacks":
+			bi.fallbacks = names(v)
+		case "context_window_fallbacks":
+			bi.cwFallbacks = names(v)
+		case "content_policy_fallbacks":
+			bi.cpFallbacks = names(v)
+		case "stream_options":
+			bi.includeUsage = v.Get("include_usage").Bool()
+		case "user":
+			bi.user = v.Str
+		case "metadata":
+			metaUser = v.Get("user_id").Str
+			for _, t := range v.Get("tags").Array() {
+				bi.tags = append(bi.tags, t.Str)
+			}
+		case "tags":
+			for _, t := range v.Array() {
+				bi.tags = append(bi.tags, t.Str)
+			}
+		}
+		if isGatewayField[key] {
+			bi.gateway = append(bi.gateway, key)
+		}
+		return true
+	})
+	if bi.user == "" {
+		bi.user = metaUser
+	}
+	// Strings kept past the request are copied off the body.
+	bi.user = clone(bi.user)
+	for i, t := range bi.tags {
+		bi.tags[i] = clone(t)
+	}
+	return bi
+}
+
+func clone(s string) string {
+	if s == "" {
+		return ""
+	}
+	return string([]byte(s))
+}
+
+// names reads a list of model names; nil when v is not a list.
+func names(v gjson.Result) []string {
+	if !v.IsArray() {
+		return nil
+	}
+	out := []string{}
+	for _, x := range v.Array() {
+		if x.Type == gjson.String {
+			out = append(out, clone(x.Str))
+		}
+	}
+	return out
+}
+
+// withModel returns body with the top-level model value replaced by model,
+// spliced at the offset the scan found (one copy, no re-parse).
+func withModel(body []byte, at gjson.Result, model string) []byte {
+	q := quote(model)
+	if at.Index <= 0 || at.Index+len(at.Raw) > len(body) {
+		out, err := setModel(body, model)
+		if err != nil {
+			return body
+		}
+		return out
+	}
+	out := make([]byte, 0, len(body)+len(q)-len(at.Raw))
+	out = append(out, body[:at.Index]...)
+	out = append(out, q...)
+	return append(out, body[at.Index+len(at.Raw):]...)
+}
+
+// quote is a JSON string literal of s.
+func quote(s string) []byte {
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			const hex = "0123456789abcdef"
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}

@@ -1,0 +1,67 @@
+package server
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/tidwall/sjson"
+)
+
+func TestScanBodyAndWithModel(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       bodyInfo
+	}{
+		{"plain", `{"model":"a","stream":true,"messages":[]}`, bodyInfo{stream: true, numRetries: -1}},
+		{"gateway fields", `{"messages":[{"model":"inner"}],"model" : "a","num_retries":2,"fallbacks":["x","y"],"tags":["t1"],"metadata":{"user_id":"u","tags":["t0"]}}`,
+			bodyInfo{numRetries: 2, fallbacks: []string{"x", "y"}, gateway: []string{"num_retries", "fallbacks", "tags"}, user: "u", tags: []string{"t0", "t1"}}},
+		{"user wins over metadata", `{"model":"a","user":"v","metadata":{"user_id":"u"},"stream_options":{"include_usage":true}}`,
+			bodyInfo{numRetries: -1, user: "v", includeUsage: true}},
+		{"escaped model", `{"model":"a\"b\\\\c\u00e9","x":1}`, bodyInfo{numRetries: -1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bi := scanBody([]byte(tc.body))
+			if bi.stream != tc.want.stream || bi.numRetries != tc.want.numRetries || bi.user != tc.want.user ||
+				bi.includeUsage != tc.want.includeUsage || len(bi.fallbacks) != len(tc.want.fallbacks) ||
+				len(bi.gateway) != len(tc.want.gateway) || len(bi.tags) != len(tc.want.tags) {
+				t.Fatalf("scan %+v, want %+v", bi, tc.want)
+			}
+			for _, model := range []string{"up/m:7b", `we"ird\` + "\n\x01é"} {
+				got := withModel([]byte(tc.body), bi.model, model)
+				want, _ := sjson.SetBytes([]byte(tc.body), "model", model)
+				var g, w any
+				if json.Unmarshal(got, &g) != nil || json.Unmarshal(want, &w) != nil {
+					t.Fatalf("invalid JSON: %s", got)
+				}
+				gb, _ := json.Marshal(g)
+				wb, _ := json.Marshal(w)
+				if string(gb) != string(wb) {
+					t.Fatalf("withModel %s, want %s", got, want)
+				}
+			}
+		})
+	}
+}
+
+func FuzzScanBody(f *testing.F) {
+	f.Add(`{"model":"a","stream":true}`)
+	f.Add(`{"model":"a\"","fallbacks":["x"],"metadata":{"tags":["t"]}}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		if !json.Valid([]byte(body)) {
+			return
+		}
+		bi := scanBody([]byte(body))
+		if bi.model.Type.String() != "String" {
+			return
+		}
+		out := withModel([]byte(body), bi.model, "m")
+		if !json.Valid(out) {
+			t.Fatalf("withModel made invalid JSON from %q: %q", body, out)
+		}
+		var v map[string]any
+		if json.Unmarshal(out, &v) == nil && v["model"] != "m" {
+			t.Fatalf("model not rewritten: %s", out)
+		}
+	})
+}
