@@ -27,7 +27,7 @@ import (
 //	go test -run '^$' -bench ServerPassthrough/json -benchmem -cpuprofile cpu.out ./internal/server
 //	go tool pprof -top cpu.out
 func BenchmarkServerPassthrough(b *testing.B) {
-	h := benchGateway(b)
+	h := benchGateway(b, true)
 	claude := claudeBody(b)
 	oaHdr := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer sk-bench-master"}}
 	antHdr := http.Header{"Content-Type": {"application/json"}, "X-Api-Key": {"sk-bench-master"},
@@ -64,6 +64,31 @@ func BenchmarkServerPassthrough(b *testing.B) {
 			for b.Loop() {
 				w.reset()
 				h.ServeHTTP(w, newReq(tc.path, tc.body, tc.hdr))
+				if w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkServerSpendLog is the data path's cost with the spend log on
+// (SQLite, journaled before each response's last byte) and off.
+func BenchmarkServerSpendLog(b *testing.B) {
+	body := []byte(`{"model":"bench-json","messages":[{"role":"user","content":"Say hello."}],"max_tokens":64}`)
+	hdr := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer sk-bench-master"}}
+	for _, on := range []bool{false, true} {
+		name := "off"
+		if on {
+			name = "on"
+		}
+		b.Run(name, func(b *testing.B) {
+			h := benchGateway(b, on)
+			w := &bodyWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				w.reset()
+				h.ServeHTTP(w, newReq("/v1/chat/completions", body, hdr))
 				if w.status != http.StatusOK {
 					b.Fatalf("status %d", w.status)
 				}
@@ -109,7 +134,7 @@ func claudeBody(b *testing.B) []byte {
 
 // benchGateway builds the gateway the way the benchmark tool configures
 // the real binary, with the in-memory upstream.
-func benchGateway(b *testing.B) http.Handler {
+func benchGateway(b *testing.B, spendLog bool) http.Handler {
 	b.Helper()
 	dir := b.TempDir()
 	yaml := `
@@ -136,6 +161,9 @@ general_settings:
   master_key: sk-bench-master
   database_url: "sqlite:///` + filepath.Join(dir, "spend.db") + `"
 `
+	if !spendLog {
+		yaml += "  disable_spend_logs: true\n"
+	}
 	cfg, err := config.Parse("bench.yaml", []byte(yaml), config.MapEnv(map[string]string{}))
 	if err != nil {
 		b.Fatal(err)

@@ -61,7 +61,7 @@ type Writer struct {
 	log   *slog.Logger
 	lock  *os.File
 
-	queue chan qItem
+	queue chan []byte
 
 	closed    atomic.Bool
 	dropped   atomic.Uint64
@@ -79,7 +79,12 @@ type Writer struct {
 	nextSeq    uint64
 	journalLen int64 // bytes in all segments
 
-	file *os.File // appender's segment, owned by the appender goroutine
+	file *os.File // the current segment; written under fileMu
+	// fileMu serializes every use of file: the appender's batches, fsyncs
+	// and rotations, and RecordDurable's direct appends.
+	fileMu sync.Mutex
+	// syncPending is set by a direct append: the appender fsyncs it.
+	syncPending atomic.Bool
 
 	dataReady  chan struct{} // appender → inserter
 	committedC chan struct{} // inserter → appender: maybe rotate
@@ -166,7 +171,7 @@ func NewWriter(store Store, journalDir string, opts WriterOptions) (*Writer, err
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Writer{
 		store: store, dir: journalDir, opts: opts, log: opts.Logger, lock: lock,
-		queue:      make(chan qItem, opts.QueueSize),
+		queue:      make(chan []byte, opts.QueueSize),
 		dataReady:  make(chan struct{}, 1),
 		committedC: make(chan struct{}, 1),
 		ctx:        ctx, cancel: cancel,
@@ -270,41 +275,46 @@ func (w *Writer) openSegment() error {
 	return nil
 }
 
-// qItem is one journal line; done, when set, is closed once the line is
-// written to the journal (or dropped).
-type qItem struct {
-	line []byte
-	done chan struct{}
-}
-
 // Record implements record.Sink. It never blocks: the record is encoded
 // here (a snapshot: the caller may reuse r afterwards) and queued, or
 // dropped and counted when the queue is full or the Writer closed.
-func (w *Writer) Record(r *record.Record) { w.record(r, nil) }
-
-// durableWait bounds how long RecordDurable waits for the journal.
-const durableWait = 2 * time.Second
+func (w *Writer) Record(r *record.Record) { w.record(r) }
 
 // RecordDurable is Record that returns only once the record's line is in
 // the journal file (written with write(): it survives kill -9 of this
-// process), or was dropped, or durableWait passed. Concurrent callers share
-// one write() (group commit). The server calls it before the last byte of a
-// response goes out, so every response a client saw has its record.
+// process), or was dropped. The server calls it before the last byte of a
+// response goes out, so every response a client saw has its record. The
+// appender fsyncs it within SyncInterval like every other line.
 func (w *Writer) RecordDurable(r *record.Record) {
-	done := make(chan struct{})
-	if !w.record(r, done) {
+	if r == nil {
 		return
 	}
-	t := time.NewTimer(durableWait)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-	case <-w.crashed:
+	if r.ID == "" { // idempotent replay needs an id
+		c := *r
+		c.ID = NewID()
+		r = &c
+	}
+	line, err := marshalLine(r)
+	if err != nil {
+		w.dropped.Add(1)
+		return
+	}
+	// Appended on the caller's goroutine: one write() under the file lock,
+	// no hand-off to the appender.
+	w.fileMu.Lock()
+	if w.closed.Load() {
+		w.fileMu.Unlock()
+		w.dropped.Add(1)
+		return
+	}
+	ok := w.writeBatch(line, 1)
+	w.fileMu.Unlock()
+	if ok {
+		w.syncPending.Store(true)
 	}
 }
 
-func (w *Writer) record(r *record.Record, done chan struct{}) bool {
+func (w *Writer) record(r *record.Record) bool {
 	if r == nil {
 		return false
 	}
@@ -324,7 +334,7 @@ func (w *Writer) record(r *record.Record, done chan struct{}) bool {
 		return false
 	}
 	select {
-	case w.queue <- qItem{line, done}:
+	case w.queue <- line:
 		return true
 	default:
 		w.dropped.Add(1)
@@ -353,33 +363,27 @@ func (w *Writer) appendLoop() {
 	tick := time.NewTicker(w.opts.SyncInterval)
 	defer tick.Stop()
 	var buf []byte
-	var waiters []chan struct{}
 	dirty := false
 	lastSync := time.Now()
 	syncNow := func() {
-		if dirty && w.file != nil {
+		w.fileMu.Lock()
+		if (dirty || w.syncPending.Swap(false)) && w.file != nil {
 			if err := w.file.Sync(); err != nil {
 				w.log.Warn("spend journal: fsync", "err", err)
 			}
 		}
+		w.fileMu.Unlock()
 		dirty = false
 		lastSync = time.Now()
 	}
-	take := func(it qItem) {
-		buf = append(buf, it.line...)
-		if it.done != nil {
-			waiters = append(waiters, it.done)
-		}
-	}
-	drain := func(first qItem) {
-		buf, waiters = buf[:0], waiters[:0]
-		take(first)
+	drain := func(first []byte) {
+		buf = append(buf[:0], first...)
 		n := 1
 	more:
 		for len(buf) < 1<<20 {
 			select {
-			case it := <-w.queue:
-				take(it)
+			case l := <-w.queue:
+				buf = append(buf, l...)
 				n++
 			default:
 				break more
@@ -388,12 +392,11 @@ func (w *Writer) appendLoop() {
 		if w.opts.AppendDelay > 0 {
 			time.Sleep(w.opts.AppendDelay)
 		}
+		w.fileMu.Lock()
 		if w.writeBatch(buf, n) {
 			dirty = true
 		}
-		for _, c := range waiters {
-			close(c)
-		}
+		w.fileMu.Unlock()
 	}
 	for {
 		select {
@@ -404,27 +407,31 @@ func (w *Writer) appendLoop() {
 		select {
 		case <-w.crashed:
 			return
-		case it := <-w.queue:
-			drain(it)
+		case l := <-w.queue:
+			drain(l)
 			if time.Since(lastSync) >= w.opts.SyncInterval {
 				syncNow()
 			}
 		case <-tick.C:
 			syncNow()
 		case <-w.committedC:
+			w.fileMu.Lock()
 			w.maybeRotate()
+			w.fileMu.Unlock()
 		case <-w.stopAppend:
 			for {
 				select {
-				case it := <-w.queue:
-					drain(it)
+				case l := <-w.queue:
+					drain(l)
 					continue
 				default:
 				}
 				break
 			}
 			syncNow()
+			w.fileMu.Lock()
 			w.seal()
+			w.fileMu.Unlock()
 			return
 		}
 	}
