@@ -2,6 +2,9 @@ package llm
 
 import (
 	"encoding/json"
+	"reflect"
+	"sync"
+	"sync/atomic"
 )
 
 // SchemaDrop lists JSON Schema keywords an upstream rejects. Claude Code sends
@@ -22,10 +25,40 @@ var (
 // CleanSchema returns schema without the keywords in drop, at every depth
 // where a schema can stand. Property names that happen to equal a keyword
 // (a property called "format") are kept. Invalid JSON is returned unchanged.
+//
+// Results are cached: clients such as Claude Code send the same tool
+// schemas on every call, and cleaning re-parses each one.
 func CleanSchema(schema json.RawMessage, drop SchemaDrop) json.RawMessage {
 	if len(schema) == 0 {
 		return schema
 	}
+	key := schemaKey{drop: reflect.ValueOf(drop).Pointer(), schema: string(schema)}
+	if v, ok := schemaCache.Load(key); ok {
+		return v.(json.RawMessage)
+	}
+	out := cleanSchema(schema, drop)
+	if schemaCacheLen.Add(1) > schemaCacheMax {
+		schemaCache.Clear()
+		schemaCacheLen.Store(1)
+	}
+	schemaCache.Store(key, out)
+	return out
+}
+
+type schemaKey struct {
+	drop   uintptr
+	schema string
+}
+
+// schemaCacheMax bounds the cache; past it the cache starts over.
+const schemaCacheMax = 4096
+
+var (
+	schemaCache    sync.Map
+	schemaCacheLen atomic.Int64
+)
+
+func cleanSchema(schema json.RawMessage, drop SchemaDrop) json.RawMessage {
 	var v any
 	if err := json.Unmarshal(schema, &v); err != nil {
 		return schema

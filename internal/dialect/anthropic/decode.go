@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/switchyard/switchyard/internal/llm"
 )
@@ -523,7 +525,39 @@ func compactJSON(raw json.RawMessage) string {
 	return buf.String()
 }
 
+// Decoded tools are cached by their bytes: Claude Code sends the same ~64 KB
+// of tool definitions on every call.
 func decodeTool(raw json.RawMessage, i int) (llm.Tool, error) {
+	if v, ok := toolCache.Load(string(raw)); ok {
+		return v.(llm.Tool), nil
+	}
+	tool, err := decodeToolUncached(raw, i)
+	if err != nil {
+		return tool, err
+	}
+	// The cached tool must not point into the request body.
+	own := bytes.Clone(raw)
+	tool.Raw = own
+	if len(tool.Parameters) > 0 {
+		tool.Parameters = bytes.Clone(tool.Parameters)
+	}
+	if toolCacheLen.Add(1) > toolCacheMax {
+		toolCache.Clear()
+		toolCacheLen.Store(1)
+	}
+	toolCache.Store(string(own), tool)
+	return tool, nil
+}
+
+// toolCacheMax bounds the decoded-tool cache; past it the cache starts over.
+const toolCacheMax = 2048
+
+var (
+	toolCache    sync.Map
+	toolCacheLen atomic.Int64
+)
+
+func decodeToolUncached(raw json.RawMessage, i int) (llm.Tool, error) {
 	param := fmt.Sprintf("tools[%d]", i)
 	var t ToolParam
 	if err := field(raw, param, "an object", &t); err != nil {
