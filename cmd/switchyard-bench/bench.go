@@ -126,6 +126,7 @@ type results struct {
 	Cells       []*cell            `json:"results"`
 	Startup     *startupResult     `json:"startup,omitempty"`
 	Soak        *soakResult        `json:"soak,omitempty"`
+	Ollama      *ollamaResult      `json:"ollama,omitempty"`
 	Checks      []check            `json:"targets_from_issue"`
 	Profiles    map[string]string  `json:"profiles,omitempty"`
 	TotalErrors int                `json:"total_errors"`
@@ -163,7 +164,8 @@ func runBench(o options, stdout, stderr io.Writer) (*results, error) {
 	res.Options = map[string]any{"rounds": o.rounds, "duration": o.duration.String(), "warmup": o.warmup.String(),
 		"conns": o.conns, "modes": o.modes, "targets": o.targets, "events": o.events, "slow_streams": o.slowStreams,
 		"slow_event_delay": o.slowDelay.String(), "upstream_latency": o.latency.String(), "quick": o.quick,
-		"startup_deployments": o.startupDeps}
+		"startup_deployments": o.startupDeps, "scenarios": o.scenarios, "ollama_url": o.ollamaURL,
+		"ollama_requests": o.ollamaRequests, "ollama_max_tokens": o.ollamaMaxTokens}
 	dir, err := os.MkdirTemp("", "switchyard-bench-")
 	if err != nil {
 		return nil, err
@@ -277,6 +279,11 @@ func runBench(o options, stdout, stderr io.Writer) (*results, error) {
 		st.MedianMs = median(st.Millis)
 		res.Startup = st
 	}
+	if slices.Contains(o.scenarios, scOllama) {
+		if res.Ollama, err = e.runOllama(); err != nil {
+			return nil, err
+		}
+	}
 	aggregate(res)
 	if o.soak > 0 {
 		sk, err := e.soakRun(scens)
@@ -288,6 +295,11 @@ func runBench(o options, stdout, stderr io.Writer) (*results, error) {
 	res.Checks = checks(res)
 	for _, c := range res.Cells {
 		res.TotalErrors += c.Errors
+	}
+	if res.Ollama != nil {
+		for _, t := range res.Ollama.Targets {
+			res.TotalErrors += t.Errors
+		}
 	}
 	res.Seconds = time.Since(started).Seconds()
 	printReport(stdout, res)

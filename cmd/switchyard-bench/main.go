@@ -61,6 +61,11 @@ type options struct {
 	keep        bool
 	settleQuiet time.Duration
 	settleMax   time.Duration
+	// The ollama scenario: run when asked (-scenarios) or, with the default
+	// scenario list, when the Ollama at ollamaURL answers.
+	ollamaURL       string
+	ollamaRequests  int
+	ollamaMaxTokens int
 }
 
 // Scenario names.
@@ -93,7 +98,17 @@ var (
 	allScenarios = []string{scJSON, scStream, scClaude, scTranslated, scSlow, scStartup}
 	allTargets   = []string{tgDirect, tgFast, tgStd, tgSwitchyard}
 	allModes     = []string{modeC1, modeCN, modeOpen}
+	// knownScenarios adds the opt-in ones to the default list.
+	knownScenarios = append(append([]string{}, allScenarios...), scOllama)
 )
+
+// defaultOllamaURL is $SWITCHYARD_OLLAMA_URL or scripts/ollama.sh's port.
+func defaultOllamaURL() string {
+	if u := os.Getenv("SWITCHYARD_OLLAMA_URL"); u != "" {
+		return u
+	}
+	return "http://127.0.0.1:11435"
+}
 
 func list(s string) []string {
 	var out []string
@@ -114,7 +129,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up per scenario and target before the first round")
 	fs.IntVar(&o.conns, "conns", 64, "connections of the closed loop (mode cN)")
 	fs.IntVar(&o.rate, "rate", 0, "open-loop rate in requests/s for every scenario (0: per scenario: json 1000, stream 500, claude 200, translated 100)")
-	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios to run: "+strings.Join(allScenarios, ","))
+	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios to run: "+strings.Join(knownScenarios, ",")+
+		" (default: all but ollama, plus ollama when -ollama-url answers)")
 	modes := fs.String("modes", strings.Join(allModes, ","), "load modes: c1 (closed, 1 connection), cN (closed, -conns), open (vegeta at a fixed rate)")
 	targets := fs.String("targets", strings.Join(allTargets, ","), "targets: "+strings.Join(allTargets, ","))
 	fs.IntVar(&o.events, "events", 10, "data events per upstream stream")
@@ -130,6 +146,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.maxRequests, "max-requests", 2_000_000, "bound on requests per measurement")
 	fs.StringVar(&o.pprofDir, "pprof", "", "after the rounds, profile a gateway built from the same packages (with a pprof listener) under the json, stream, claude and translated loads; write the CPU profiles here")
 	fs.DurationVar(&o.soak, "soak", 0, "after the rounds, run the stream scenario against switchyard for this long, sampling its RSS (memory flat over time)")
+	fs.StringVar(&o.ollamaURL, "ollama-url", defaultOllamaURL(), "ollama scenario: the real Ollama (loopback; scripts/ollama.sh up); empty: never run it")
+	fs.IntVar(&o.ollamaRequests, "ollama-requests", 20, "ollama scenario: streaming requests per target")
+	fs.IntVar(&o.ollamaMaxTokens, "ollama-max-tokens", 64, "ollama scenario: max_tokens of each request (tiny-endless never stops by itself)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, configs, spend database)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -140,6 +159,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	o.scenarios, o.modes, o.targets = list(*scen), list(*modes), list(*targets)
+	if !set["scenarios"] && o.ollamaURL != "" {
+		// Opt-in: runOllama skips it with a line when no Ollama answers.
+		o.scenarios = append(o.scenarios, scOllama)
+	}
 	o.settleQuiet, o.settleMax = 100*time.Millisecond, 3*time.Second
 	if o.quick {
 		def := func(name string, apply func()) {
@@ -154,9 +177,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		def("slow-streams", func() { o.slowStreams = 50 })
 		def("slow-event-delay", func() { o.slowDelay = 20 * time.Millisecond })
 		def("startup-runs", func() { o.startupRuns = 1 })
+		def("ollama-requests", func() { o.ollamaRequests = 5 })
 		o.settleQuiet, o.settleMax = 30*time.Millisecond, 300*time.Millisecond
 	}
-	if err := checkNames("scenario", o.scenarios, allScenarios); err != nil {
+	if err := checkNames("scenario", o.scenarios, knownScenarios); err != nil {
 		return o, err
 	}
 	if err := checkNames("mode", o.modes, allModes); err != nil {
@@ -178,6 +202,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-events must be 5..10000")
 	case o.soak < 0 || o.soak > 2*time.Hour:
 		return o, fmt.Errorf("-soak must be at most 2h")
+	case o.ollamaRequests < 1 || o.ollamaRequests > 10000:
+		return o, fmt.Errorf("-ollama-requests must be 1..10000")
+	case o.ollamaMaxTokens < 2 || o.ollamaMaxTokens > 4096:
+		return o, fmt.Errorf("-ollama-max-tokens must be 2..4096")
 	case o.maxRequests < 1:
 		return o, fmt.Errorf("-max-requests must be positive")
 	}

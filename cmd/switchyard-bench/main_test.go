@@ -25,7 +25,9 @@ func TestQuick(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "results.json")
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"-quick", "-duration", "150ms", "-warmup", "50ms", "-out", out}, &stdout, &stderr)
+	// -ollama-url "": hermetic, whether or not a real Ollama runs here
+	// (TestOllama covers that scenario).
+	code := run([]string{"-quick", "-duration", "150ms", "-warmup", "50ms", "-ollama-url", "", "-out", out}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -89,12 +91,56 @@ func TestQuick(t *testing.T) {
 	}
 }
 
+// TestOllama runs the ollama scenario briefly against the real Ollama of
+// scripts/ollama.sh when one answers, and checks that without one it is
+// skipped with a line, not failed.
+func TestOllama(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "results.json")
+	url := defaultOllamaURL()
+	if err := ollamaProbe(url); err != nil {
+		// A closed loopback port: the scenario must be skipped.
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"-quick", "-scenarios", "ollama", "-targets", "direct", "-ollama-url", "http://127.0.0.1:1", "-out", out}, &stdout, &stderr)
+		if code != 0 || !strings.Contains(stdout.String(), "ollama: skipped") {
+			t.Fatalf("exit %d, want a skip line\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+		}
+		t.Skipf("no Ollama with %s at %s: %v (bash scripts/ollama.sh up)", ollamaModel, url, err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-quick", "-scenarios", "ollama", "-targets", "direct,switchyard", "-ollama-url", url,
+		"-ollama-requests", "3", "-ollama-max-tokens", "16", "-out", out}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res results
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Ollama == nil || len(res.Ollama.Targets) != 3 {
+		t.Fatalf("ollama result %+v", res.Ollama)
+	}
+	for _, tg := range res.Ollama.Targets {
+		if tg.Requests != 3 || tg.Errors != 0 || tg.MedianTTFTms <= 0 || tg.MedianTokPerS <= 0 || tg.MedianChunks < 2 {
+			t.Errorf("%s: %+v", tg.Target, tg)
+		}
+		if tg.Target != tgOllamaDirect && tg.TokRatio <= 0 {
+			t.Errorf("%s: no ratio against direct", tg.Target)
+		}
+	}
+}
+
 func TestParseFlagsRejects(t *testing.T) {
 	for _, args := range [][]string{
 		{"-scenarios", "json,nope"},
 		{"-targets", "elsewhere"},
 		{"-rounds", "0"},
 		{"-conns", "0"},
+		{"-ollama-requests", "0"},
 		{"extra"},
 	} {
 		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {

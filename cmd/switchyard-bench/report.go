@@ -188,6 +188,9 @@ func printReport(w io.Writer, res *results) {
 		}
 		tw.Flush()
 	}
+	if res.Ollama != nil {
+		printOllama(w, res.Ollama)
+	}
 	if len(res.IdleRSSKB) > 0 {
 		fmt.Fprintf(w, "\nidle RSS:")
 		for _, t := range allTargets {
