@@ -621,3 +621,52 @@ model_list:
 	}
 	t.Fatal("no warm-up request reached Ollama before any client request")
 }
+
+func TestBareWildcardChoosesProviderPerRequest(t *testing.T) {
+	oa := fakeup.New(fakeup.OpenAI)
+	defer oa.Close()
+	an := fakeup.New(fakeup.Anthropic)
+	defer an.Close()
+	oll := fakeup.New(fakeup.Ollama)
+	defer oll.Close()
+	t.Setenv("OPENAI_API_BASE", oa.URL+"/v1")
+	t.Setenv("OPENAI_API_KEY", "sk-oa-env")
+	t.Setenv("ANTHROPIC_API_BASE", an.URL)
+	t.Setenv("ANTHROPIC_API_KEY", "sk-an-env")
+	t.Setenv("OLLAMA_API_BASE", oll.URL)
+	g := startGateway(t, `
+model_list:
+  - model_name: "*"
+    litellm_params: {model: "*"}
+general_settings:
+  master_key: sk-test-master
+`, nil)
+	c := oaClient(g)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		model string
+		up    *fakeup.Server
+		want  string
+		key   string
+	}{
+		{"gpt-4o-mini", oa, "gpt-4o-mini", "Bearer sk-oa-env"},
+		{"claude-haiku-4-5", an, "claude-haiku-4-5", "sk-an-env"},
+		{"ollama/llama3.1:8b", oll, "llama3.1:8b", ""},
+	} {
+		if _, err := c.Chat.Completions.New(ctx, params(tc.model)); err != nil {
+			t.Fatalf("%s: %v", tc.model, err)
+		}
+		last := tc.up.Last()
+		if last.JSON()["model"] != tc.want {
+			t.Fatalf("%s went to %s with model %v", tc.model, last.Path, last.JSON()["model"])
+		}
+		if tc.key != "" && last.Header.Get("Authorization") != tc.key && last.Header.Get("X-Api-Key") != tc.key {
+			t.Fatalf("%s: upstream key headers %v", tc.model, last.Header)
+		}
+	}
+	_, err := c.Chat.Completions.New(ctx, params("mystery-model"))
+	var ae *openai.Error
+	if !errors.As(err, &ae) || ae.StatusCode != 404 || !strings.Contains(ae.Message, "provider/model") {
+		t.Fatalf("unknown provider: %v", err)
+	}
+}

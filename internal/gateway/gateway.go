@@ -310,11 +310,6 @@ func notImplemented(cfg *config.Config) []string {
 	if cfg.General.RPM > 0 || cfg.General.TPM > 0 {
 		out = append(out, "general_settings.rpm/tpm: per-key rate limits are not implemented yet; per-deployment rpm/tpm in model_list are enforced")
 	}
-	for _, d := range cfg.Deployments {
-		if d.Dialect == "" {
-			out = append(out, fmt.Sprintf("model_list %q (line %d): litellm_params.model \"*\" (provider chosen per request) is not implemented yet; it is served as an OpenAI-compatible upstream at %s", d.ModelName, d.Line, d.APIBase))
-		}
-	}
 	return out
 }
 

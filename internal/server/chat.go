@@ -164,6 +164,14 @@ func (c *call) hubRequest() (*llm.Request, error) {
 
 func (c *call) attempt(ctx context.Context, t *router.Try) (bool, error) {
 	d, upModel := t.Deployment, t.UpstreamModel
+	if d.Dialect() == "" {
+		// A bare model "*": the provider depends on the name asked for.
+		nd, name, err := c.s.resolveBare(d, upModel)
+		if err != nil {
+			return false, err
+		}
+		d, upModel = nd, name
+	}
 	c.try = t
 	c.info.hasUsage, c.info.usage = false, llm.Usage{}
 	c.info.outText.Reset()
@@ -530,7 +538,7 @@ func (c *call) write(sw llm.StreamWriter, ev llm.Event) error {
 		c.setUsage(u, true)
 	}
 	if ev.Type == llm.EventStop {
-		if e := c.truncated(c.try.Deployment, ev.Usage); e != nil {
+		if e := c.truncated(c.info.dep, ev.Usage); e != nil {
 			// Say so instead of ending as if the whole prompt was read.
 			c.info.err = e
 			_ = sw.Fail(e)
@@ -628,7 +636,7 @@ func (c *call) keepResponse(b []byte) {
 		c.info.response = string(b[:n])
 	}
 	if c.s.opts.Price != nil && c.info.hasUsage {
-		cost := c.s.opts.Price(c.try.Deployment, c.try.UpstreamModel, c.info.usage)
+		cost := c.s.opts.Price(c.info.dep, c.info.upstreamModel, c.info.usage)
 		c.w.Header().Set("X-Litellm-Response-Cost", strconv.FormatFloat(cost, 'g', -1, 64))
 	}
 }

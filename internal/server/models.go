@@ -136,6 +136,9 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	for _, g := range s.router.Groups() {
 		for _, d := range g.Deployments {
+			if d.Dialect() == "" {
+				continue // a bare model "*": its provider is chosen per request
+			}
 			key := string(d.Dialect()) + " " + d.Upstream.BaseURL + " " + d.Upstream.APIKey
 			p := probes[key]
 			if p == nil {

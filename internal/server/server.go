@@ -75,6 +75,7 @@ type Server struct {
 	draining  atomic.Bool
 	started   time.Time
 	numCtx    numCtxCache
+	bare      bareDeployments
 }
 
 // New builds a Server.
