@@ -5,12 +5,21 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the cgo-free "sqlite" driver
 )
 
 // sqliteDB is a db over database/sql and modernc.org/sqlite.
-type sqliteDB struct{ db *sql.DB }
+type sqliteDB struct {
+	db *sql.DB
+
+	// stmts are the statements prepared by prepare; a transaction's exec
+	// of one of these texts runs the prepared statement (database/sql
+	// prepares it once per connection) instead of compiling the SQL again.
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
+}
 
 var _ db = (*sqliteDB)(nil)
 
@@ -58,14 +67,57 @@ type sqlConn interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 }
 
-type sqliteConn struct{ c sqlConn }
+type sqliteConn struct {
+	c  sqlConn
+	d  *sqliteDB // set inside a transaction: c is a *sql.Tx
+	tx *sql.Tx
+}
 
 func (c sqliteConn) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := c.c.ExecContext(ctx, q, args...)
+	var res sql.Result
+	var err error
+	if st := c.d.stmt(q); st != nil && c.tx != nil {
+		ts := c.tx.StmtContext(ctx, st)
+		res, err = ts.ExecContext(ctx, args...)
+		ts.Close()
+	} else {
+		res, err = c.c.ExecContext(ctx, q, args...)
+	}
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// prepare prepares the statements qs not prepared yet, for exec in a
+// transaction; one that fails is compiled on every use instead. It must
+// not run inside a transaction (it takes a connection of its own).
+func (d *sqliteDB) prepare(ctx context.Context, qs []string) {
+	d.stmtMu.Lock()
+	defer d.stmtMu.Unlock()
+	for _, q := range qs {
+		if d.stmts[q] != nil {
+			continue
+		}
+		st, err := d.db.PrepareContext(ctx, q)
+		if err != nil {
+			return
+		}
+		if d.stmts == nil {
+			d.stmts = make(map[string]*sql.Stmt)
+		}
+		d.stmts[q] = st
+	}
+}
+
+// stmt is the prepared statement for q, or nil.
+func (d *sqliteDB) stmt(q string) *sql.Stmt {
+	if d == nil {
+		return nil
+	}
+	d.stmtMu.Lock()
+	defer d.stmtMu.Unlock()
+	return d.stmts[q]
 }
 
 func (c sqliteConn) query(ctx context.Context, q string, args []any, each func(scan func(...any) error) error) error {
@@ -86,11 +138,11 @@ func (c sqliteConn) query(ctx context.Context, q string, args []any, each func(s
 }
 
 func (d *sqliteDB) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	return sqliteConn{d.db}.exec(ctx, q, args...)
+	return sqliteConn{c: d.db}.exec(ctx, q, args...)
 }
 
 func (d *sqliteDB) query(ctx context.Context, q string, args []any, each func(scan func(...any) error) error) error {
-	return sqliteConn{d.db}.query(ctx, q, args, each)
+	return sqliteConn{c: d.db}.query(ctx, q, args, each)
 }
 
 func (d *sqliteDB) tx(ctx context.Context, fn func(conn) error) error {
@@ -98,7 +150,7 @@ func (d *sqliteDB) tx(ctx context.Context, fn func(conn) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(sqliteConn{tx}); err != nil {
+	if err := fn(sqliteConn{c: tx, d: d, tx: tx}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -111,4 +163,12 @@ func (d *sqliteDB) script(ctx context.Context, c conn, sql string) error {
 }
 
 func (d *sqliteDB) ping(ctx context.Context) error { return d.db.PingContext(ctx) }
-func (d *sqliteDB) close() error                   { return d.db.Close() }
+func (d *sqliteDB) close() error {
+	d.stmtMu.Lock()
+	for q, st := range d.stmts {
+		st.Close()
+		delete(d.stmts, q)
+	}
+	d.stmtMu.Unlock()
+	return d.db.Close()
+}

@@ -34,9 +34,26 @@ const columns = "request_id, start_time, end_time, key_hash, key_alias, user_id,
 
 var numColumns = strings.Count(columns, ",") + 1
 
-// insertChunk rows per INSERT statement: 38 columns × 200 rows stays far
-// below both SQLite's and PostgreSQL's bound-parameter limits.
-const insertChunk = 200
+// insertSizes are the row counts of the INSERT statements Insert uses,
+// largest first: a batch is cut into these so that a handful of statement
+// texts cover every batch size, and each is prepared once per connection
+// (SQLite: sqliteDB's statement cache; PostgreSQL: pgx's). 38 columns × 250
+// rows stays far below both SQLite's and PostgreSQL's bound-parameter
+// limits.
+var insertSizes = [...]int{250, 64, 16, 4, 1}
+
+// insertChunk is the most rows per INSERT statement.
+const insertChunk = 250
+
+// insertSQLs[d][i] is the INSERT of insertSizes[i] rows in dialect d.
+var insertSQLs = func() (m [dialectPostgres + 1][len(insertSizes)]string) {
+	for i, n := range insertSizes {
+		q := insertSQL(n)
+		m[dialectSQLite][i] = q
+		m[dialectPostgres][i] = rebind(q)
+	}
+	return m
+}()
 
 func (s *sqlStore) ready(ctx context.Context) error {
 	if p, ok := s.db.(*pgDB); ok {
@@ -107,15 +124,25 @@ func (s *sqlStore) Insert(ctx context.Context, recs []*record.Record) error {
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
+	qs := &insertSQLs[s.dialect]
+	if p, ok := s.db.(interface {
+		prepare(ctx context.Context, qs []string)
+	}); ok {
+		p.prepare(ctx, qs[:])
+	}
 	return s.db.tx(ctx, func(c conn) error {
 		args := make([]any, 0, numColumns*min(len(recs), insertChunk))
-		for i := 0; i < len(recs); i += insertChunk {
-			chunk := recs[i:min(i+insertChunk, len(recs))]
+		for i, size := 0, 0; i < len(recs); {
+			for len(recs)-i < insertSizes[size] {
+				size++
+			}
+			chunk := recs[i : i+insertSizes[size]]
+			i += len(chunk)
 			args = args[:0]
 			for _, r := range chunk {
 				args = recordArgs(r, args)
 			}
-			if _, err := c.exec(ctx, insertSQL(len(chunk)), args...); err != nil {
+			if _, err := c.exec(ctx, qs[size], args...); err != nil {
 				return fmt.Errorf("insert spend logs: %w", err)
 			}
 		}

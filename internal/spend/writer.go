@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -37,9 +38,15 @@ import (
 //	ahead of it, and on stable storage (survives power loss) within
 //	SyncInterval (200 ms by default).
 //
-// The inserter goroutine reads the journal back (it is the queue to the
-// database, so a database outage costs disk, not memory: it holds at most
-// one batch), inserts batches of BatchSize or every FlushInterval in one
+// Every journaled line is also handed to the inserter in memory: the
+// append that writes it pushes a copy of the record, with the line's
+// journal position, onto a bounded hand-off buffer (mem). The inserter
+// takes a record from there when it is the next one the journal holds for
+// it, and reads the journal back otherwise: after a restart (replay) and
+// when the buffer overflowed (a slow or unreachable database). The journal
+// stays the queue to the database, so an outage costs disk, not memory:
+// the inserter holds at most one batch plus the bounded buffer. It inserts
+// batches of BatchSize or every FlushInterval in one
 // transaction, and only after the commit deletes the segments it has fully
 // committed (the appender starts a new segment after each commit that
 // caught up, so a restart replays little). Insert is idempotent on the
@@ -61,7 +68,7 @@ type Writer struct {
 	log   *slog.Logger
 	lock  *os.File
 
-	queue chan []byte
+	queue chan queued
 
 	closed    atomic.Bool
 	dropped   atomic.Uint64
@@ -78,6 +85,14 @@ type Writer struct {
 	commitOff  int64
 	nextSeq    uint64
 	journalLen int64 // bytes in all segments
+
+	// mem[memHead:] are journaled records not yet taken by the inserter, in
+	// journal order (pushed under fileMu and mu); bounded by memMax records
+	// and memMaxBytes of journal lines. A record that does not fit is left
+	// for the inserter to read back from the journal.
+	mem      []memRec
+	memHead  int
+	memBytes int64
 
 	file *os.File // the current segment; written under fileMu
 	// fileMu serializes every use of file: the appender's batches, fsyncs
@@ -145,6 +160,24 @@ func (o *WriterOptions) defaults() {
 	}
 }
 
+// queued is a record on its way to the appender: its journal line and the
+// snapshot the line encodes.
+type queued struct {
+	line []byte
+	rec  *record.Record
+}
+
+// memRec is a journaled record handed to the inserter in memory; its line
+// is [start, end) of segment seq.
+type memRec struct {
+	rec        *record.Record
+	seq        uint64
+	start, end int64
+}
+
+// memMaxBytes bounds the journal bytes the hand-off buffer stands for.
+const memMaxBytes = 8 << 20
+
 type segment struct {
 	seq    uint64
 	path   string
@@ -171,7 +204,8 @@ func NewWriter(store Store, journalDir string, opts WriterOptions) (*Writer, err
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Writer{
 		store: store, dir: journalDir, opts: opts, log: opts.Logger, lock: lock,
-		queue:      make(chan []byte, opts.QueueSize),
+		queue:      make(chan queued, opts.QueueSize),
+		mem:        make([]memRec, 0, max(4*opts.BatchSize, 1024)),
 		dataReady:  make(chan struct{}, 1),
 		committedC: make(chan struct{}, 1),
 		ctx:        ctx, cancel: cancel,
@@ -289,11 +323,7 @@ func (w *Writer) RecordDurable(r *record.Record) {
 	if r == nil {
 		return
 	}
-	if r.ID == "" { // idempotent replay needs an id
-		c := *r
-		c.ID = NewID()
-		r = &c
-	}
+	r = snapshot(r)
 	line, err := marshalLine(r)
 	if err != nil {
 		w.dropped.Add(1)
@@ -307,7 +337,7 @@ func (w *Writer) RecordDurable(r *record.Record) {
 		w.dropped.Add(1)
 		return
 	}
-	ok := w.writeBatch(line, 1)
+	ok := w.writeBatch(line, []queued{{line: line, rec: r}})
 	w.fileMu.Unlock()
 	if ok {
 		w.syncPending.Store(true)
@@ -322,24 +352,30 @@ func (w *Writer) record(r *record.Record) bool {
 		w.dropped.Add(1)
 		return false
 	}
-	rc := r
-	if r.ID == "" { // idempotent replay needs an id
-		c := *r
-		c.ID = NewID()
-		rc = &c
-	}
+	rc := snapshot(r)
 	line, err := marshalLine(rc)
 	if err != nil {
 		w.dropped.Add(1)
 		return false
 	}
 	select {
-	case w.queue <- line:
+	case w.queue <- queued{line: line, rec: rc}:
 		return true
 	default:
 		w.dropped.Add(1)
 		return false
 	}
+}
+
+// snapshot copies r for the inserter (the caller may reuse r), with an id:
+// idempotent replay needs one.
+func snapshot(r *record.Record) *record.Record {
+	c := *r
+	c.Tags = slices.Clone(r.Tags)
+	if c.ID == "" {
+		c.ID = NewID()
+	}
+	return &c
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -363,6 +399,7 @@ func (w *Writer) appendLoop() {
 	tick := time.NewTicker(w.opts.SyncInterval)
 	defer tick.Stop()
 	var buf []byte
+	var items []queued
 	dirty := false
 	lastSync := time.Now()
 	syncNow := func() {
@@ -376,15 +413,15 @@ func (w *Writer) appendLoop() {
 		dirty = false
 		lastSync = time.Now()
 	}
-	drain := func(first []byte) {
-		buf = append(buf[:0], first...)
-		n := 1
+	drain := func(first queued) {
+		buf = append(buf[:0], first.line...)
+		items = append(items[:0], first)
 	more:
 		for len(buf) < 1<<20 {
 			select {
-			case l := <-w.queue:
-				buf = append(buf, l...)
-				n++
+			case q := <-w.queue:
+				buf = append(buf, q.line...)
+				items = append(items, q)
 			default:
 				break more
 			}
@@ -393,10 +430,11 @@ func (w *Writer) appendLoop() {
 			time.Sleep(w.opts.AppendDelay)
 		}
 		w.fileMu.Lock()
-		if w.writeBatch(buf, n) {
+		if w.writeBatch(buf, items) {
 			dirty = true
 		}
 		w.fileMu.Unlock()
+		clear(items)
 	}
 	for {
 		select {
@@ -437,8 +475,10 @@ func (w *Writer) appendLoop() {
 	}
 }
 
-// writeBatch appends n lines with one write() and publishes them.
-func (w *Writer) writeBatch(buf []byte, n int) bool {
+// writeBatch appends the lines of items (buf is their concatenation) with
+// one write() and publishes them, in the journal and in memory.
+func (w *Writer) writeBatch(buf []byte, items []queued) bool {
+	n := len(items)
 	w.mu.Lock()
 	full := w.journalLen+int64(len(buf)) > w.opts.MaxJournalBytes
 	w.mu.Unlock()
@@ -463,6 +503,7 @@ func (w *Writer) writeBatch(buf []byte, n int) bool {
 		return false
 	}
 	w.mu.Lock()
+	w.pushMem(cur.seq, cur.size, items)
 	cur.size += int64(len(buf))
 	w.journalLen += int64(len(buf))
 	rotate := cur.size >= w.opts.SegmentBytes
@@ -474,6 +515,35 @@ func (w *Writer) writeBatch(buf []byte, n int) bool {
 		w.rotate()
 	}
 	return true
+}
+
+// pushMem hands the records just written at off of segment seq to the
+// inserter, as far as the buffer has room. Called with mu held.
+func (w *Writer) pushMem(seq uint64, off int64, items []queued) {
+	for _, q := range items {
+		end := off + int64(len(q.line))
+		if len(w.mem) == cap(w.mem) && w.memHead > 0 {
+			k := copy(w.mem, w.mem[w.memHead:])
+			clear(w.mem[k:])
+			w.mem, w.memHead = w.mem[:k], 0
+		}
+		if len(w.mem) == cap(w.mem) || w.memBytes+int64(len(q.line)) > memMaxBytes {
+			return // the rest is read back from the journal
+		}
+		w.mem = append(w.mem, memRec{rec: q.rec, seq: seq, start: off, end: end})
+		w.memBytes += int64(len(q.line))
+		off = end
+	}
+}
+
+// popMem drops the first record of the hand-off buffer. Called with mu held.
+func (w *Writer) popMem() {
+	m := &w.mem[w.memHead]
+	w.memBytes -= m.end - m.start
+	*m = memRec{}
+	if w.memHead++; w.memHead == len(w.mem) {
+		w.mem, w.memHead = w.mem[:0], 0
+	}
 }
 
 func (w *Writer) current() *segment {
@@ -567,17 +637,47 @@ func (w *Writer) insertLoop() {
 					break
 				}
 			}
-			var size int64
+			var size, limit int64
 			var sealed bool
+			took := false
 			if seg != nil {
 				if seg.seq != pos.seq {
 					pos = readPos{seq: seg.seq}
 				}
 				size, sealed = seg.size, seg.sealed
+				// Take what the hand-off buffer holds from here on; records
+				// before pos were read back from the journal already.
+				limit = size
+				for w.memHead < len(w.mem) && len(pending) < w.opts.BatchSize {
+					m := &w.mem[w.memHead]
+					if m.seq < pos.seq || (m.seq == pos.seq && m.start < pos.off) {
+						w.popMem()
+						continue
+					}
+					if m.seq != pos.seq || m.start != pos.off || m.end > size {
+						if m.seq == pos.seq {
+							limit = min(limit, m.start) // read back only the gap
+						}
+						break
+					}
+					if len(pending) == 0 {
+						firstAt = time.Now()
+					}
+					pending = append(pending, m.rec)
+					pos.off = m.end
+					w.popMem()
+					took = true
+				}
 			}
 			w.mu.Unlock()
 			if seg == nil {
 				return false
+			}
+			if took {
+				continue
+			}
+			if limit <= pos.off {
+				limit = size
 			}
 			if pos.off >= size {
 				if !sealed || next == nil {
@@ -599,7 +699,7 @@ func (w *Writer) insertLoop() {
 				}
 				rd, rdSeq = f, seg.seq
 			}
-			want := min(int64(len(chunk)), size-pos.off)
+			want := min(int64(len(chunk)), limit-pos.off)
 			k, err := rd.ReadAt(chunk[:want], pos.off)
 			short := int64(k) < want
 			if k == 0 && err != nil {
@@ -628,7 +728,7 @@ func (w *Writer) insertLoop() {
 				pending = append(pending, &r)
 			}
 			if consumed == 0 && len(pending) < w.opts.BatchSize {
-				if !short && int64(k) < size-pos.off && len(chunk) < 64<<20 {
+				if !short && int64(k) < limit-pos.off && len(chunk) < 64<<20 {
 					// A line longer than the chunk: grow and retry.
 					chunk = make([]byte, 2*len(chunk))
 					continue
@@ -636,7 +736,7 @@ func (w *Writer) insertLoop() {
 				// A torn last line (a crash mid-write) or a damaged file: skip it.
 				w.log.Warn("spend journal: skipping a torn record", "segment", seg.path)
 				w.corrupt.Add(1)
-				consumed = int(size - pos.off)
+				consumed = int(limit - pos.off)
 			}
 			pos.off += int64(consumed)
 		}

@@ -52,3 +52,33 @@ func BenchmarkWriterRecordSQLite(b *testing.B) {
 	b.ReportMetric(float64(w.Dropped())/float64(b.N), "drops/op")
 	_ = w.Close(b.Context())
 }
+
+// BenchmarkStoreInsertSQLite is one inserter transaction of a full batch
+// (500 records) into the real SQLite store; ns/op is per record.
+func BenchmarkStoreInsertSQLite(b *testing.B) {
+	store, err := Open("sqlite:///" + filepath.Join(b.TempDir(), "spend.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	const batch = 500
+	recs := make([]*record.Record, batch)
+	for i := range recs {
+		recs[i] = benchSpendRecord()
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if n%batch == 0 {
+			for _, r := range recs {
+				r.ID = NewID()
+			}
+		}
+		n++
+		if n%batch == 0 {
+			if err := store.Insert(b.Context(), recs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -426,3 +426,35 @@ func BenchmarkMarshalLine(b *testing.B) {
 		}
 	}
 }
+
+// TestWriterMemoryBufferOverflow drives the in-memory hand-off past its
+// bound (1,024 records) while the database is down, so the inserter must
+// read the gap back from the journal; every record arrives exactly once.
+func TestWriterMemoryBufferOverflow(t *testing.T) {
+	s := openTestSQLite(t)
+	var down atomic.Bool
+	w, err := NewWriter(flaky(s, &down), t.TempDir(), fastOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	recs := genRecords(3500)
+	for _, r := range recs[:300] { // while up: the in-memory path
+		w.RecordDurable(r)
+	}
+	eventually(t, 20*time.Second, "first records", func() bool { return w.Stats().Committed == 300 })
+	down.Store(true)
+	for i, r := range recs[300:] { // while down: past the buffer
+		if i%2 == 0 {
+			w.RecordDurable(r)
+		} else {
+			w.Record(r)
+		}
+	}
+	eventually(t, 20*time.Second, "all journaled", func() bool { return w.Stats().Journaled == 3500 })
+	down.Store(false)
+	eventually(t, 30*time.Second, "records after recovery", func() bool { return w.Stats().Committed == 3500 })
+	if n, u := countIDs(t, s); n != 3500 || u != 3500 {
+		t.Errorf("%d records (%d unique), want 3500", n, u)
+	}
+}
