@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/switchyard/switchyard/internal/llm"
 )
@@ -102,15 +105,51 @@ func field(raw json.RawMessage, param, want string, v any) error {
 	return nil
 }
 
+// splitObject validates body once and returns its top-level fields as slices
+// of body (no copies, no reflection): Claude Code bodies are ~80 KB, and
+// encoding/json would validate and scan them again for every level.
+func splitObject(body []byte) (map[string]json.RawMessage, error) {
+	if !gjson.ValidBytes(body) {
+		var v any
+		err := json.Unmarshal(body, &v) // for the position of the fault
+		return nil, invalid("", "request body is not a JSON object: %v", err)
+	}
+	root := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body)))
+	if !root.IsObject() {
+		return nil, invalid("", "request body is not a JSON object")
+	}
+	top := make(map[string]json.RawMessage, 16)
+	root.ForEach(func(k, v gjson.Result) bool {
+		top[k.String()] = slice(body, v)
+		return true
+	})
+	return top, nil
+}
+
+// splitArray returns the elements of a validated JSON array as slices of raw.
+func splitArray(raw json.RawMessage) []json.RawMessage {
+	arr := gjson.Parse(unsafe.String(unsafe.SliceData(raw), len(raw)))
+	var out []json.RawMessage
+	arr.ForEach(func(_, v gjson.Result) bool {
+		out = append(out, slice(raw, v))
+		return true
+	})
+	return out
+}
+
+// slice is the bytes of v inside b, which v was parsed from.
+func slice(b []byte, v gjson.Result) json.RawMessage {
+	if v.Index > 0 && v.Index+len(v.Raw) <= len(b) {
+		return json.RawMessage(b[v.Index : v.Index+len(v.Raw) : v.Index+len(v.Raw)])
+	}
+	return json.RawMessage(v.Raw)
+}
+
 // DecodeRequest parses a Messages (or count_tokens) body into a hub request.
 func (Codec) DecodeRequest(body []byte) (*llm.Request, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
-		e := invalid("", "request body is not a JSON object: %v", err)
-		return nil, e
-	}
-	if top == nil {
-		return nil, invalid("", "request body is not a JSON object")
+	top, err := splitObject(body)
+	if err != nil {
+		return nil, err
 	}
 	req := &llm.Request{}
 
@@ -207,10 +246,10 @@ func (Codec) DecodeRequest(body []byte) (*llm.Request, error) {
 
 	// tools
 	if raw, ok := top["tools"]; ok && !isNull(raw) {
-		var tools []json.RawMessage
-		if err := field(raw, "tools", "an array", &tools); err != nil {
-			return nil, err
+		if jsonKind(raw) != '[' {
+			return nil, invalid("tools", "tools: expected an array, got %s", typeName(raw))
 		}
+		tools := splitArray(raw)
 		req.Tools = make([]llm.Tool, 0, len(tools))
 		for i, t := range tools {
 			tool, err := decodeTool(t, i)
