@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -90,7 +91,7 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, client llm.Di
 	if m.Type != gjson.String || m.Str == "" {
 		return &llm.Error{Kind: llm.KindInvalidRequest, Param: "model", Message: "`model` is required and must be a string"}
 	}
-	name := clone(m.Str)
+	name := strings.Clone(m.Str)
 	if client == llm.DialectAnthropic {
 		name = anthropic.NormalizeModel(name)
 	}

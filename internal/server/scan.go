@@ -1,6 +1,8 @@
 package server
 
 import (
+	"encoding/json"
+	"strings"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -92,18 +94,11 @@ func scanBody(body []byte) bodyInfo {
 		bi.user = metaUser
 	}
 	// Strings kept past the request are copied off the body.
-	bi.user = clone(bi.user)
+	bi.user = strings.Clone(bi.user)
 	for i, t := range bi.tags {
-		bi.tags[i] = clone(t)
+		bi.tags[i] = strings.Clone(t)
 	}
 	return bi
-}
-
-func clone(s string) string {
-	if s == "" {
-		return ""
-	}
-	return string([]byte(s))
 }
 
 // names reads a list of model names; nil when v is not a list.
@@ -114,7 +109,7 @@ func names(v gjson.Result) []string {
 	out := []string{}
 	for _, x := range v.Array() {
 		if x.Type == gjson.String {
-			out = append(out, clone(x.Str))
+			out = append(out, strings.Clone(x.Str))
 		}
 	}
 	return out
@@ -123,7 +118,10 @@ func names(v gjson.Result) []string {
 // withModel returns body with the top-level model value replaced by model,
 // spliced at the offset the scan found (one copy, no re-parse).
 func withModel(body []byte, at gjson.Result, model string) []byte {
-	q := quote(model)
+	q, err := json.Marshal(model)
+	if err != nil {
+		return body
+	}
 	if at.Index <= 0 || at.Index+len(at.Raw) > len(body) {
 		out, err := setModel(body, model)
 		if err != nil {
@@ -135,23 +133,4 @@ func withModel(body []byte, at gjson.Result, model string) []byte {
 	out = append(out, body[:at.Index]...)
 	out = append(out, q...)
 	return append(out, body[at.Index+len(at.Raw):]...)
-}
-
-// quote is a JSON string literal of s.
-func quote(s string) []byte {
-	b := make([]byte, 0, len(s)+2)
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			const hex = "0123456789abcdef"
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
 }
