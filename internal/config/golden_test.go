@@ -2,14 +2,12 @@ package config
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+	goldenfile "github.com/switchyard/switchyard/internal/testutil/golden"
+)
 
 // goldenEnv is the environment of the golden tests: the two variables a
 // user of the seed guide sets, and nothing else, so that the warnings for
@@ -48,20 +46,7 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("Load: %v", err)
 			}
 			got := render(c)
-			golden := filepath.Join("testdata", "golden", name+".txt")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("output differs from %s (run go test -update to accept):\n--- got\n%s\n--- want\n%s", golden, got, want)
-			}
+			goldenfile.Check(t, filepath.Join("testdata", "golden", name+".txt"), []byte(got))
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,33 +13,11 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/internal/llm"
+
+	goldenfile "github.com/switchyard/switchyard/internal/testutil/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 const fixtureDir = "../../../testdata/claude-code"
-
-// golden compares got with testdata/golden/name, rewriting it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden (run go test -update to accept):\n--- got ---\n%s", name, got)
-	}
-}
 
 // abbrev shortens long texts for readable goldens: first 80 characters and the length.
 func abbrev(s string) string {
@@ -378,4 +355,10 @@ func TestRoundTripThroughWriter(t *testing.T) {
 			golden(t, "roundtrip/"+filepath.Base(f), normalizeIDs(out.Bytes()))
 		})
 	}
+}
+
+// golden compares got with testdata/golden/name, rewriting it under -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	goldenfile.Check(t, filepath.Join("testdata", "golden", name), got)
 }

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,29 +19,9 @@ import (
 	"github.com/switchyard/switchyard/internal/dialect/ollama"
 	"github.com/switchyard/switchyard/internal/dialect/openai"
 	"github.com/switchyard/switchyard/internal/llm"
+
+	goldenfile "github.com/switchyard/switchyard/internal/testutil/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs (run go test -update to accept):\n%s", path, got)
-	}
-}
 
 // abbreviate shortens long strings so goldens stay readable.
 func abbreviate(v any) any {
@@ -102,7 +81,7 @@ func TestClaudeCodeRequestsToEveryUpstream(t *testing.T) {
 						t.Errorf("%s reached the %s upstream", bad, dn)
 					}
 				}
-				golden(t, filepath.Join("testdata", "requests", name+"."+dn+".json"), pretty(t, body))
+				goldenfile.Check(t, filepath.Join("testdata", "requests", name+"."+dn+".json"), pretty(t, body))
 			})
 		}
 	}
@@ -181,7 +160,7 @@ func TestUpstreamStreamsToEveryClient(t *testing.T) {
 					}
 					req := &llm.Request{Model: "client-model", Stream: true}
 					out := translate(t, s.codec.NewStreamReader(bytes.NewReader(raw)), client, req)
-					golden(t, filepath.Join("testdata", "streams", sn+"."+name+".to-"+cn+".txt"), out)
+					goldenfile.Check(t, filepath.Join("testdata", "streams", sn+"."+name+".to-"+cn+".txt"), out)
 					if cn == "anthropic" {
 						assertAnthropicSequence(t, out)
 					}

@@ -6,8 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/tidwall/gjson"
+
+	"github.com/switchyard/switchyard/internal/llm"
+
+	goldenfile "github.com/switchyard/switchyard/internal/testutil/golden"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -75,7 +78,7 @@ func TestEncodeRequestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "testdata/encode/"+tc.name+".golden", indentJSON(t, got))
+			goldenfile.Check(t, "testdata/encode/"+tc.name+".golden", indentJSON(t, got))
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/internal/llm"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+	goldenfile "github.com/switchyard/switchyard/internal/testutil/golden"
+)
 
 func TestMain(m *testing.M) {
 	// Deterministic clock and ids for golden output.
@@ -28,24 +27,6 @@ func TestMain(m *testing.M) {
 func resetIDs() {
 	n := 0
 	randomID = func() string { n++; return fmt.Sprintf("test%04d", n) }
-}
-
-// golden compares got with the file at path, or rewrites it under -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden (run go test -update after checking):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
 }
 
 // pretty indents JSON and drops zero values, so hub dumps stay readable.
@@ -142,7 +123,7 @@ func TestRequestRoundTrip(t *testing.T) {
 				fmt.Fprintf(&out, "# upstream model=%s drop_params=%v max_output=%d params=%d\n", opts.Model, opts.DropParams, opts.MaxOutputTokens, len(opts.Params))
 				out.Write(indentJSON(t, enc))
 			}
-			golden(t, strings.TrimSuffix(f, ".json")+".golden", out.Bytes())
+			goldenfile.Check(t, strings.TrimSuffix(f, ".json")+".golden", out.Bytes())
 		})
 	}
 }
@@ -231,7 +212,7 @@ func TestStreamGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			base := strings.TrimSuffix(f, ".sse")
-			golden(t, base+".events", dumpEvents(evs, final))
+			goldenfile.Check(t, base+".events", dumpEvents(evs, final))
 
 			// Again: if Next is called after the end, it keeps reporting the end.
 			if _, err := s.Next(); !errors.Is(err, final) && err != final {
@@ -251,7 +232,7 @@ func TestStreamGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			golden(t, base+".client.sse", out.Bytes())
+			goldenfile.Check(t, base+".client.sse", out.Bytes())
 		})
 	}
 }
