@@ -132,7 +132,6 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		MasterKey:      cfg.General.MasterKey,
 		RequestTimeout: cfg.LiteLLM.RequestTimeout,
 		StreamTimeout:  cfg.Router.StreamTimeout,
-		NumRetries:     numRetries,
 		DropParams:     cfg.LiteLLM.DropParams,
 		AllowedIPs:     cfg.General.AllowedIPs,
 		PingInterval:   opts.PingInterval,

@@ -45,7 +45,6 @@ type reqInfo struct {
 	outText bytes.Buffer
 	// response is the reply body, kept only with store_prompts_in_spend_logs.
 	response string
-	cost     float64
 	// reqID and start identify the request in its record; recorded is set
 	// once the record went out.
 	reqID    string

@@ -87,7 +87,6 @@ func (s *Server) finish(info *reqInfo, status int) {
 		rec.Prompt = string(p)
 		rec.Response = info.response
 	}
-	info.cost = rec.Cost
 	s.opts.Sink.Record(rec)
 }
 

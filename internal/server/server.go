@@ -35,7 +35,6 @@ type Options struct {
 	RequestTimeout time.Duration
 	// StreamTimeout bounds the time to the first byte when a deployment sets none.
 	StreamTimeout time.Duration
-	NumRetries    int
 	DropParams    bool
 	// PingInterval is the silence after which a keep-alive is sent on streams.
 	PingInterval time.Duration
