@@ -3,13 +3,10 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,6 +18,8 @@ import (
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/provider"
 	"github.com/switchyard/switchyard/internal/router"
+
+	"github.com/switchyard/switchyard/internal/testutil/benchdata"
 )
 
 // Micro-benchmarks of the pieces of the pass-through path, run with
@@ -30,20 +29,6 @@ import (
 // benchSmallBody is an OpenAI SDK-sized chat request.
 var benchSmallBody = []byte(`{"model":"bench-json","messages":[{"role":"system","content":"You are a helpful assistant."},` +
 	`{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":64,"temperature":0.2}`)
-
-// benchClaudeBody is the ~76 KB Claude Code request, compacted.
-func benchClaudeBody(b *testing.B) []byte {
-	b.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "claude-code", "01_plain_prompt_default_model.request.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var c bytes.Buffer
-	if err := json.Compact(&c, raw); err != nil {
-		b.Fatal(err)
-	}
-	return c.Bytes()
-}
 
 // benchOpenAIStream is a 10-event OpenAI stream: 7 content deltas, a finish
 // chunk, a usage-only chunk, and [DONE].
@@ -165,7 +150,7 @@ func scanRewrite(body []byte, openAIStream bool) ([]byte, error) {
 // pass-through path on a small OpenAI body and on the ~76 KB Claude Code
 // body, against a plain sjson rewrite; both must give the same bytes.
 func BenchmarkScanRewrite(b *testing.B) {
-	claude := benchClaudeBody(b)
+	claude := benchdata.ClaudeCodeBody(b)
 	stream, _ := sjson.SetBytes(benchSmallBody, "stream", true)
 	for _, tc := range []struct {
 		name   string

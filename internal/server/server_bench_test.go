@@ -2,12 +2,9 @@ package server_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +13,8 @@ import (
 
 	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/internal/gateway"
+
+	"github.com/switchyard/switchyard/internal/testutil/benchdata"
 )
 
 // BenchmarkServerPassthrough runs the real handler, wired by the gateway
@@ -28,7 +27,7 @@ import (
 //	go tool pprof -top cpu.out
 func BenchmarkServerPassthrough(b *testing.B) {
 	h := benchGateway(b, true)
-	claude := claudeBody(b)
+	claude := benchdata.ClaudeCodeBody(b)
 	oaHdr := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer sk-bench-master"}}
 	antHdr := http.Header{"Content-Type": {"application/json"}, "X-Api-Key": {"sk-bench-master"},
 		"Anthropic-Version": {"2023-06-01"}, "Anthropic-Beta": {"claude-code-20250219,interleaved-thinking-2025-05-14"}}
@@ -119,19 +118,6 @@ func (w *bodyWriter) WriteHeader(s int)           { w.status = s }
 func (w *bodyWriter) Flush()                      {}
 func (w *bodyWriter) Write(p []byte) (int, error) { return w.buf.Write(p) }
 
-func claudeBody(b *testing.B) []byte {
-	b.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "claude-code", "01_plain_prompt_default_model.request.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var c bytes.Buffer
-	if err := json.Compact(&c, raw); err != nil {
-		b.Fatal(err)
-	}
-	return c.Bytes()
-}
-
 // benchGateway builds the gateway the way the benchmark tool configures
 // the real binary, with the in-memory upstream.
 func benchGateway(b *testing.B, spendLog bool) http.Handler {
@@ -185,36 +171,9 @@ var (
 	memJSON = []byte(`{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench-upstream",` +
 		`"choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the bench upstream."},"finish_reason":"stop"}],` +
 		`"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}`)
-	memSSE       = openAIStream()
-	memAnthropic = anthropicStream()
+	memSSE       = benchdata.OpenAIStream()
+	memAnthropic = benchdata.AnthropicStream()
 )
-
-func openAIStream() []byte {
-	const head = `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"bench-upstream","choices":[`
-	var b bytes.Buffer
-	b.WriteString(head + `{"index":0,"delta":{"role":"assistant","content":"Hello"},"finish_reason":null}]}` + "\n\n")
-	for i := 1; i < 8; i++ {
-		fmt.Fprintf(&b, head+`{"index":0,"delta":{"content":" word%d"},"finish_reason":null}]}`+"\n\n", i)
-	}
-	b.WriteString(head + `{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n")
-	b.WriteString(head + `],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}` + "\n\n")
-	b.WriteString("data: [DONE]\n\n")
-	return b.Bytes()
-}
-
-func anthropicStream() []byte {
-	var b bytes.Buffer
-	ev := func(name, data string) { b.WriteString("event: " + name + "\ndata: " + data + "\n\n") }
-	ev("message_start", `{"type":"message_start","message":{"id":"msg_bench","type":"message","role":"assistant","model":"claude-bench-upstream","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":11,"output_tokens":1}}}`)
-	ev("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
-	for i := 0; i < 6; i++ {
-		ev("content_block_delta", fmt.Sprintf(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" word%d"}}`, i))
-	}
-	ev("content_block_stop", `{"type":"content_block_stop","index":0}`)
-	ev("message_delta", `{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":7}}`)
-	ev("message_stop", `{"type":"message_stop"}`)
-	return b.Bytes()
-}
 
 func (memUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Body != nil {

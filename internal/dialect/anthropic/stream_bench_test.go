@@ -2,86 +2,19 @@ package anthropic_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/switchyard/switchyard/internal/dialect/anthropic"
 	"github.com/switchyard/switchyard/internal/dialect/ollama"
 	"github.com/switchyard/switchyard/internal/dialect/openai"
 	"github.com/switchyard/switchyard/internal/llm"
+
+	"github.com/switchyard/switchyard/internal/testutil/benchdata"
 )
 
 // Benchmarks of the Anthropic side of translation, run with
 // `go test -run '^$' -bench . -benchmem ./internal/dialect/anthropic`.
-
-// openAIStream is a 10-event OpenAI stream (7 content deltas, a finish
-// chunk, a usage-only chunk) and [DONE].
-func openAIStream() []byte {
-	const head = `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"bench-upstream","choices":[`
-	var b bytes.Buffer
-	b.WriteString(head + `{"index":0,"delta":{"role":"assistant","content":"Hello"},"finish_reason":null}]}` + "\n\n")
-	for i := 1; i < 8; i++ {
-		fmt.Fprintf(&b, head+`{"index":0,"delta":{"content":" word%d"},"finish_reason":null}]}`+"\n\n", i)
-	}
-	b.WriteString(head + `{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n")
-	b.WriteString(head + `],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}` + "\n\n")
-	b.WriteString("data: [DONE]\n\n")
-	return b.Bytes()
-}
-
-// ollamaStream is a 10-line Ollama /api/chat NDJSON stream.
-func ollamaStream() []byte {
-	var b bytes.Buffer
-	for i := 0; i < 9; i++ {
-		fmt.Fprintf(&b, `{"model":"qwen2.5:7b","created_at":"2026-01-02T03:04:05.%dZ","message":{"role":"assistant","content":" word%d"},"done":false}`+"\n", i, i)
-	}
-	b.WriteString(`{"model":"qwen2.5:7b","created_at":"2026-01-02T03:04:06Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop",` +
-		`"total_duration":4883583458,"load_duration":1334875,"prompt_eval_count":11,"prompt_eval_duration":342546000,"eval_count":7,"eval_duration":4535599000}` + "\n")
-	return b.Bytes()
-}
-
-// anthropicStream is a 10-event Anthropic Messages stream.
-func anthropicStream() []byte {
-	var b bytes.Buffer
-	ev := func(name, data string) { b.WriteString("event: " + name + "\ndata: " + data + "\n\n") }
-	ev("message_start", `{"type":"message_start","message":{"id":"msg_bench","type":"message","role":"assistant","model":"claude-bench-upstream","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":11,"output_tokens":1}}}`)
-	ev("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
-	for i := 0; i < 6; i++ {
-		ev("content_block_delta", fmt.Sprintf(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" word%d"}}`, i))
-	}
-	ev("content_block_stop", `{"type":"content_block_stop","index":0}`)
-	ev("message_delta", `{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":7}}`)
-	ev("message_stop", `{"type":"message_stop"}`)
-	return b.Bytes()
-}
-
-// pump moves every event of st into sw, as the server's pump does (without
-// its goroutine and timer).
-func pump(b *testing.B, st llm.Stream, sw llm.StreamWriter) int {
-	n := 0
-	for {
-		ev, err := st.Next()
-		if errors.Is(err, io.EOF) {
-			return n
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := sw.Write(ev); err != nil {
-			b.Fatal(err)
-		}
-		n++
-	}
-}
-
-type countWriter struct{ n int }
-
-func (w *countWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
 
 // BenchmarkTranslateStream is one whole upstream stream translated to an
 // Anthropic client stream: upstream reader → hub events → Anthropic writer.
@@ -92,13 +25,13 @@ func BenchmarkTranslateStream(b *testing.B) {
 		in   []byte
 		read func(io.Reader) llm.Stream
 	}{
-		{"openai-to-anthropic", openAIStream(), openai.Codec{}.NewStreamReader},
-		{"ollama-to-anthropic", ollamaStream(), ollama.Codec{}.NewStreamReader},
-		{"anthropic-reader-only", anthropicStream(), anthropic.Codec{}.NewStreamReader},
+		{"openai-to-anthropic", benchdata.OpenAIStream(), openai.Codec{}.NewStreamReader},
+		{"ollama-to-anthropic", benchdata.OllamaStream(), ollama.Codec{}.NewStreamReader},
+		{"anthropic-reader-only", benchdata.AnthropicStream(), anthropic.Codec{}.NewStreamReader},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			w := &countWriter{}
-			if n := pump(b, tc.read(bytes.NewReader(tc.in)), anthropic.Codec{}.NewStreamWriter(w, req)); n < 5 {
+			w := &benchdata.CountWriter{}
+			if n := benchdata.Pump(b, tc.read(bytes.NewReader(tc.in)), anthropic.Codec{}.NewStreamWriter(w, req)); n < 5 {
 				b.Fatalf("only %d events", n)
 			}
 			b.ReportAllocs()
@@ -108,7 +41,7 @@ func BenchmarkTranslateStream(b *testing.B) {
 				if tc.name == "anthropic-reader-only" {
 					sw = nopWriter{}
 				}
-				pump(b, tc.read(bytes.NewReader(tc.in)), sw)
+				benchdata.Pump(b, tc.read(bytes.NewReader(tc.in)), sw)
 			}
 		})
 	}
@@ -120,24 +53,10 @@ func (nopWriter) Write(llm.Event) error     { return nil }
 func (nopWriter) Ping() error               { return nil }
 func (nopWriter) Fail(err *llm.Error) error { return nil }
 
-// claudeBody is the ~76 KB Claude Code request, compacted as sent.
-func claudeBody(b *testing.B) []byte {
-	b.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "claude-code", "01_plain_prompt_default_model.request.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var c bytes.Buffer
-	if err := json.Compact(&c, raw); err != nil {
-		b.Fatal(err)
-	}
-	return c.Bytes()
-}
-
 // BenchmarkDecodeRequest is the Anthropic client codec's decode of the
 // Claude Code request into the hub request (translated path only).
 func BenchmarkDecodeRequest(b *testing.B) {
-	body := claudeBody(b)
+	body := benchdata.ClaudeCodeBody(b)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
