@@ -21,6 +21,7 @@ import (
 	"github.com/switchyard/switchyard/cmd/switchyard-bench/internal/upstream"
 	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/internal/gateway"
+	"github.com/switchyard/switchyard/internal/logging"
 )
 
 // roleEnv, when set, makes the binary (or the test binary) serve one of the
@@ -126,7 +127,8 @@ func serveGateway(ctx context.Context, cfgPath, addr, pprofAddr string, stdout, 
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log, logw := logging.New(stderr, false, false)
+	defer func() { _ = logw.Close() }()
 	gw, err := gateway.New(cfg, gateway.Options{Logger: log})
 	if err != nil {
 		return err

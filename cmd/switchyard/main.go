@@ -20,6 +20,7 @@ import (
 
 	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/internal/gateway"
+	"github.com/switchyard/switchyard/internal/logging"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -98,13 +99,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "switchyard: unexpected argument %q (see --help)\n", fs.Arg(0))
 		return 2
 	}
-	log := newLogger(stderr, f.jsonLogs, f.detailedDebug || f.debug)
+	log, logw := logging.New(stderr, f.jsonLogs, f.detailedDebug || f.debug)
+	defer func() { _ = logw.Close() }()
 	cfg, source, err := loadConfig(f, log)
 	if err != nil {
+		_ = logw.Flush()
 		return reportConfigError(stderr, err)
 	}
 	if cfg.LiteLLM.JSONLogs && !f.jsonLogs {
-		log = newLogger(stderr, true, f.detailedDebug || f.debug)
+		_ = logw.Close()
+		log, logw = logging.New(stderr, true, f.detailedDebug || f.debug)
 	}
 	if f.numWorkers > 1 {
 		log.Info("--num_workers is accepted for LiteLLM compatibility and ignored: this one process serves on every CPU core", "num_workers", f.numWorkers)
@@ -167,7 +171,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "switchyard check: --config FILE is required")
 		return 2
 	}
-	cfg, _, err := loadConfig(f, newLogger(io.Discard, false, false))
+	cfg, _, err := loadConfig(f, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return reportConfigError(stderr, err)
 	}
@@ -187,15 +191,4 @@ func reportConfigError(stderr io.Writer, err error) int {
 	}
 	fmt.Fprintln(stderr, "switchyard:", err)
 	return 2
-}
-
-func newLogger(w io.Writer, json, debug bool) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
-	if debug {
-		opts.Level = slog.LevelDebug
-	}
-	if json {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }

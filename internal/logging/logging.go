@@ -1,0 +1,129 @@
+// Package logging builds Switchyard's logger. Its output is buffered: the
+// request path formats a line and appends it to memory, and the lines go out
+// in one write at most FlushInterval later (or when the buffer fills), so a
+// busy gateway does not pay a write() system call per request. Warnings and
+// errors are written out at once, with everything buffered before them.
+package logging
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// FlushInterval bounds how long a buffered line waits before it is written.
+const FlushInterval = 50 * time.Millisecond
+
+// maxBuffered is the buffer size at which lines are written at once.
+const maxBuffered = 64 << 10
+
+// Writer buffers what is written to it and writes it to the underlying
+// writer within FlushInterval. It is safe for concurrent use.
+type Writer struct {
+	mu      sync.Mutex
+	w       io.Writer
+	buf     []byte
+	pending bool
+	closed  bool
+	timer   *time.Timer
+}
+
+// NewWriter buffers writes to w.
+func NewWriter(w io.Writer) *Writer {
+	bw := &Writer{w: w, buf: make([]byte, 0, 4<<10)}
+	bw.timer = time.AfterFunc(time.Hour, func() { _ = bw.Flush() })
+	bw.timer.Stop()
+	return bw
+}
+
+// Write appends p to the buffer; it never fails (a failed write of the
+// buffer is reported by Flush).
+func (w *Writer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return w.w.Write(p)
+	}
+	w.buf = append(w.buf, p...)
+	if len(w.buf) >= maxBuffered {
+		_ = w.flushLocked()
+	} else if !w.pending {
+		w.pending = true
+		w.timer.Reset(FlushInterval)
+	}
+	return len(p), nil
+}
+
+// Flush writes out what is buffered.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.flushLocked()
+}
+
+func (w *Writer) flushLocked() error {
+	w.pending = false
+	if len(w.buf) == 0 {
+		return nil
+	}
+	_, err := w.w.Write(w.buf)
+	if cap(w.buf) > 4*maxBuffered {
+		w.buf = make([]byte, 0, 4<<10)
+	} else {
+		w.buf = w.buf[:0]
+	}
+	return err
+}
+
+// Close flushes and makes later writes go straight through.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.timer.Stop()
+	err := w.flushLocked()
+	w.closed = true
+	return err
+}
+
+// New returns a logger writing text (or JSON) lines to w through a Writer,
+// at info (or debug), and the Writer, which the caller closes on exit.
+func New(w io.Writer, json, debug bool) (*slog.Logger, *Writer) {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if debug {
+		opts.Level = slog.LevelDebug
+	}
+	bw := NewWriter(w)
+	var h slog.Handler
+	if json {
+		h = slog.NewJSONHandler(bw, opts)
+	} else {
+		h = slog.NewTextHandler(bw, opts)
+	}
+	return slog.New(flushHandler{h, bw}), bw
+}
+
+// flushHandler writes warnings and errors out at once.
+type flushHandler struct {
+	slog.Handler
+	w *Writer
+}
+
+func (h flushHandler) Handle(ctx context.Context, r slog.Record) error {
+	err := h.Handler.Handle(ctx, r)
+	if r.Level >= slog.LevelWarn {
+		if ferr := h.w.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
+func (h flushHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return flushHandler{h.Handler.WithAttrs(as), h.w}
+}
+
+func (h flushHandler) WithGroup(name string) slog.Handler {
+	return flushHandler{h.Handler.WithGroup(name), h.w}
+}
