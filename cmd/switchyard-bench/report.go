@@ -68,6 +68,9 @@ func aggregate(res *results) {
 		if s := find(sc, tgStd, c.Mode); s != nil {
 			c.CPUxStd = ratio(c.CPUus, s.CPUus)
 		}
+		if h := find(sc, tgHybrid, c.Mode); h != nil {
+			c.CPUxHybrid = ratio(c.CPUus, h.CPUus)
+		}
 	}
 }
 
@@ -172,7 +175,7 @@ func printReport(w io.Writer, res *results) {
 	for _, s := range res.Scenarios {
 		fmt.Fprintf(w, "\n== %s: %s (request body %d B) ==\n", s.Name, s.Description, s.BodyBytes)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "load\ttarget\treq/s\tp50 µs\tp99 µs\tp99.9 µs\t+lat µs\t+lat ×floor\tCPU µs/req\tCPU ×floor\tCPU ×net/http\tpeak RSS MB\terrors\t")
+		fmt.Fprintln(tw, "load\ttarget\treq/s\tp50 µs\tp99 µs\tp99.9 µs\t+lat µs\t+lat ×floor\tCPU µs/req\tCPU ×floor\tCPU ×net/http\tCPU ×hybrid\tpeak RSS MB\terrors\t")
 		for _, c := range res.Cells {
 			if c.Scenario != s.Name {
 				continue
@@ -182,9 +185,9 @@ func printReport(w io.Writer, res *results) {
 				added = fmt.Sprintf("%+.0f", c.AddedUs)
 				addedX = x(c.AddedxFloor)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.1f\t%s\t%s\t%.1f\t%d\t\n",
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.1f\t%s\t%s\t%s\t%.1f\t%d\t\n",
 				modeLabel(c.Mode, c.Conns, c.Rate), targetLabel(c.Target), c.RPS, c.P50us, c.P99us, c.P999us, added, addedX,
-				c.CPUus, x(c.CPUxFloor), x(c.CPUxStd), float64(c.PeakRSSKB)/1024, c.Errors)
+				c.CPUus, x(c.CPUxFloor), x(c.CPUxStd), x(c.CPUxHybrid), float64(c.PeakRSSKB)/1024, c.Errors)
 		}
 		tw.Flush()
 	}
@@ -245,6 +248,8 @@ func targetLabel(t string) string {
 		return "floor fasthttp"
 	case tgStd:
 		return "floor net/http"
+	case tgHybrid:
+		return "floor net/http+fasthttp client"
 	}
 	return t
 }

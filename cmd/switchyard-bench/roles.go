@@ -33,6 +33,7 @@ const (
 	roleUpstream = "upstream"
 	roleFast     = "fwd-fast"
 	roleStd      = "fwd-std"
+	roleHybrid   = "fwd-hybrid"
 	roleGateway  = "gateway"
 )
 
@@ -83,7 +84,7 @@ func runRole(role string, args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 		say(ready{Listeners: ls})
-	case roleFast, roleStd:
+	case roleFast, roleStd, roleHybrid:
 		rt, err := forward.ParseRoutes(*routes)
 		if err != nil {
 			return fail(err)
@@ -98,8 +99,11 @@ func runRole(role string, args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 		serve := forward.ServeFast
-		if role == roleStd {
+		switch role {
+		case roleStd:
 			serve = forward.ServeStd
+		case roleHybrid:
+			serve = forward.ServeHybrid
 		}
 		go func() {
 			if err := serve(ln, rt); err != nil {

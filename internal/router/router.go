@@ -48,9 +48,18 @@ func (d *Deployment) UpstreamModel(star string) string {
 type Group struct {
 	Name        string
 	Deployments []*Deployment
+	// ids are the Deployments' IDs, made once for state reads.
+	ids []string
 	// prefix and suffix around the '*' of a wildcard name.
 	wildcard       bool
 	prefix, suffix string
+}
+
+func (g *Group) setIDs() {
+	g.ids = make([]string, len(g.Deployments))
+	for i, d := range g.Deployments {
+		g.ids[i] = d.ID()
+	}
 }
 
 func (g *Group) match(model string) (star string, ok bool) {
@@ -162,6 +171,9 @@ type Router struct {
 	aliases     map[string]config.Alias
 	opts        Options
 	strategy    strategy
+	// keepSamples: the strategy ranks by latency, so latency samples are
+	// recorded (no other strategy reads them).
+	keepSamples bool
 	state       *guard
 	log         *slog.Logger
 	now         func() time.Time
@@ -213,7 +225,7 @@ func New(deps []*Deployment, aliases map[string]config.Alias, opts Options) *Rou
 		seed = rand.Uint64()
 	}
 	r := &Router{groups: map[string]*Group{}, aliasGroups: map[string]*Group{}, aliases: aliases, opts: opts,
-		strategy: strategyFor(opts.Strategy), log: opts.Logger, now: opts.Now, sleep: sleepCtx,
+		strategy: strategyFor(opts.Strategy), keepSamples: opts.Strategy == config.StrategyLatencyBased, log: opts.Logger, now: opts.Now, sleep: sleepCtx,
 		rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	r.state = newGuard(opts.State, opts.StateTimeout, opts.StatePause, opts.Now, opts.Logger)
 	for _, d := range deps {
@@ -251,6 +263,12 @@ func New(deps []*Deployment, aliases map[string]config.Alias, opts Options) *Rou
 		if len(g.Deployments) > 0 {
 			r.aliasGroups[name] = g
 		}
+	}
+	for _, g := range r.groups {
+		g.setIDs()
+	}
+	for _, g := range r.aliasGroups {
+		g.setIDs()
 	}
 	// The most specific pattern wins: longest literal part first; "*" last.
 	sort.SliceStable(r.patterns, func(i, j int) bool {

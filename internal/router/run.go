@@ -265,9 +265,12 @@ func (r *Router) backoff(attempt int, retryAfter time.Duration) time.Duration {
 // read returns the snapshots of g's deployments; when the state backend
 // fails it returns what this process knows (in-flight counts only).
 func (r *Router) read(ctx context.Context, g *Group, minute int64) []Snapshot {
-	ids := make([]string, len(g.Deployments))
-	for i, d := range g.Deployments {
-		ids[i] = d.ID()
+	ids := g.ids
+	if len(ids) != len(g.Deployments) {
+		ids = make([]string, len(g.Deployments))
+		for i, d := range g.Deployments {
+			ids[i] = d.ID()
+		}
 	}
 	var snaps []Snapshot
 	err := r.state.do(ctx, "read", func(ctx context.Context) error {
@@ -421,7 +424,7 @@ func (r *Router) countRequest(ctx context.Context, d *Deployment, minute int64) 
 
 func (r *Router) add(ctx context.Context, d *Deployment, c Counter, minute, delta int64) (int64, error) {
 	var n int64
-	err := r.state.do(ctx, "add "+c.String(), func(ctx context.Context) error {
+	err := r.state.do(ctx, c.op(), func(ctx context.Context) error {
 		var err error
 		n, err = r.opts.State.Add(ctx, d.ID(), c, minute, delta)
 		return err
@@ -430,6 +433,9 @@ func (r *Router) add(ctx context.Context, d *Deployment, c Counter, minute, delt
 }
 
 func (r *Router) observe(ctx context.Context, d *Deployment, k SampleKind, s Sample) {
+	if !r.keepSamples {
+		return
+	}
 	_ = r.state.do(ctx, "observe", func(ctx context.Context) error {
 		return r.opts.State.Observe(ctx, d.ID(), k, s, r.opts.LatencySamples)
 	})

@@ -36,6 +36,16 @@ func (c Counter) String() string {
 	return fmt.Sprintf("counter(%d)", int(c))
 }
 
+// addOps name the state operation that adds to each counter.
+var addOps = [numCounters]string{"add requests", "add tokens", "add failures", "add successes"}
+
+func (c Counter) op() string {
+	if c < numCounters {
+		return addOps[c]
+	}
+	return "add " + c.String()
+}
+
 // SampleKind names a latency series.
 type SampleKind uint8
 

@@ -239,19 +239,30 @@ func (c *call) send(ctx context.Context, d *router.Deployment, ep provider.Endpo
 // commit writes the response headers: from here on nothing can be retried.
 func (c *call) commit(d *router.Deployment, contentType string, status int) {
 	h := c.w.Header()
-	h.Set("Content-Type", contentType)
-	if contentType == "text/event-stream" {
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no")
+	// Keys are in canonical form and share one backing array: a response's
+	// headers cost one allocation, not one per header.
+	v := make([]string, 0, 11)
+	set := func(k, val string) {
+		v = append(v, val)
+		h[k] = v[len(v)-1 : len(v) : len(v)]
 	}
-	h.Set("X-Litellm-Model-Id", d.ID())
-	h.Set("X-Litellm-Model-Group", c.try.Group)
-	h.Set("X-Litellm-Model-Api-Base", d.Cfg.APIBase)
-	h.Set("X-Litellm-Attempted-Retries", strconv.Itoa(c.try.Retries))
-	h.Set("X-Litellm-Attempted-Fallbacks", strconv.Itoa(c.try.Fallbacks))
-	h.Set("X-Litellm-Overhead-Duration-Ms", strconv.FormatInt(c.overhead().Milliseconds(), 10))
-	h.Set("X-Litellm-Call-Id", h.Get("Request-Id"))
-	h.Set("X-Litellm-Response-Duration-Ms", strconv.FormatInt(time.Since(c.start).Milliseconds(), 10))
+	set("Content-Type", contentType)
+	if contentType == "text/event-stream" {
+		set("Cache-Control", "no-cache")
+		set("X-Accel-Buffering", "no")
+	}
+	set("X-Litellm-Model-Id", d.ID())
+	set("X-Litellm-Model-Group", c.try.Group)
+	set("X-Litellm-Model-Api-Base", d.Cfg.APIBase)
+	set("X-Litellm-Attempted-Retries", strconv.Itoa(c.try.Retries))
+	set("X-Litellm-Attempted-Fallbacks", strconv.Itoa(c.try.Fallbacks))
+	set("X-Litellm-Overhead-Duration-Ms", strconv.FormatInt(c.overhead().Milliseconds(), 10))
+	callID := c.info.reqID
+	if callID == "" {
+		callID = h.Get("Request-Id")
+	}
+	set("X-Litellm-Call-Id", callID)
+	set("X-Litellm-Response-Duration-Ms", strconv.FormatInt(time.Since(c.start).Milliseconds(), 10))
 	c.w.WriteHeader(status)
 }
 

@@ -101,13 +101,14 @@ func (s *Server) logRequest(r *http.Request, w *logWriter, info *reqInfo, reqID 
 			return
 		}
 	}
-	attrs := []slog.Attr{
+	var buf [16]slog.Attr
+	attrs := append(buf[:0],
 		slog.String("request_id", reqID),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.Int("status", w.status),
 		slog.Duration("duration", d),
-	}
+	)
 	if info.model != "" {
 		attrs = append(attrs, slog.String("model", info.model), slog.String("group", info.group),
 			slog.String("deployment", info.deployment), slog.Bool("stream", info.stream), slog.Int("retries", info.retries))

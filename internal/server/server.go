@@ -190,8 +190,9 @@ func (s *Server) match(r *http.Request) (route, bool) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := newID("req_")
-	w.Header().Set("Request-Id", reqID)
-	w.Header().Set("X-Request-Id", reqID)
+	id := []string{reqID}
+	h := w.Header()
+	h["Request-Id"], h["X-Request-Id"] = id, id
 	lw := &logWriter{ResponseWriter: w}
 	info := &reqInfo{reqID: reqID, start: start}
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))

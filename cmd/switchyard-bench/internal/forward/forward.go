@@ -216,3 +216,70 @@ func ServeStd(ln net.Listener, routes Routes) error {
 	srv := &http.Server{Handler: NewStd(routes), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 	return srv.Serve(ln)
 }
+
+// Hybrid is a net/http server forwarding over fasthttp's client: it splits
+// the cost of the standard library's server from that of its client.
+type Hybrid struct{ f *Fast }
+
+// ServeHTTP forwards one request.
+func (h *Hybrid) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, "read body", http.StatusBadRequest)
+		return
+	}
+	hc := h.f.clients[gjson.GetBytes(body, "model").Str]
+	if hc == nil {
+		http.Error(w, `{"error":"unknown model"}`, http.StatusNotFound)
+		return
+	}
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetRequestURI(r.URL.RequestURI())
+	req.Header.SetHost(hc.Addr)
+	req.Header.SetContentType(r.Header.Get("Content-Type"))
+	req.SetBodyRaw(body)
+	err = hc.Do(req, resp)
+	fasthttp.ReleaseRequest(req)
+	if err != nil {
+		http.Error(w, `{"error":"upstream"}`, http.StatusBadGateway)
+		return
+	}
+	ct := resp.Header.ContentType()
+	w.Header().Set("Content-Type", string(ct))
+	bs := resp.BodyStream()
+	if bs == nil || !bytes.HasPrefix(ct, eventStream) {
+		b := resp.Body()
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.WriteHeader(resp.StatusCode())
+		_, _ = w.Write(b)
+		return
+	}
+	defer func() { _ = resp.CloseBodyStream() }()
+	w.WriteHeader(resp.StatusCode())
+	fl, _ := w.(http.Flusher)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	for {
+		n, err := bs.Read(*bp)
+		if n > 0 {
+			if _, werr := w.Write((*bp)[:n]); werr != nil {
+				return
+			}
+			if fl != nil {
+				fl.Flush()
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// ServeHybrid serves the Hybrid forwarder on ln until the process exits.
+func ServeHybrid(ln net.Listener, routes Routes) error {
+	srv := &http.Server{Handler: &Hybrid{NewFast(routes)}, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+	return srv.Serve(ln)
+}
