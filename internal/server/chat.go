@@ -67,7 +67,7 @@ type call struct {
 }
 
 func (s *Server) readBody(r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.opts.MaxBodyBytes))
+	body, err := readAllSized(http.MaxBytesReader(nil, r.Body, s.opts.MaxBodyBytes), r.ContentLength, s.opts.MaxBodyBytes)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -78,12 +78,37 @@ func (s *Server) readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
+// readAllSized reads rd to its end into a buffer sized from the declared
+// length (when it is known and within limit), so a large body is read into
+// one allocation instead of a growing series of copies.
+func readAllSized(rd io.Reader, declared, limit int64) ([]byte, error) {
+	if declared <= 0 || declared > limit {
+		return io.ReadAll(rd)
+	}
+	// One byte more than declared, so the final read sees EOF without
+	// growing the buffer.
+	b := make([]byte, 0, declared+1)
+	for {
+		n, err := rd.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}
+
 func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, client llm.Dialect) error {
 	body, err := s.readBody(r)
 	if err != nil {
 		return err
 	}
-	if !gjson.ValidBytes(body) {
+	if !llm.ValidJSON(body) {
 		return &llm.Error{Kind: llm.KindInvalidRequest, Message: "request body is not valid JSON"}
 	}
 	bi := scanBody(body)

@@ -23,7 +23,7 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if !gjson.ValidBytes(body) {
+	if !llm.ValidJSON(body) {
 		return &llm.Error{Kind: llm.KindInvalidRequest, Message: "request body is not valid JSON"}
 	}
 	m := gjson.GetBytes(body, "model")

@@ -2,8 +2,8 @@ package anthropic
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -109,7 +109,7 @@ func field(raw json.RawMessage, param, want string, v any) error {
 // of body (no copies, no reflection): Claude Code bodies are ~80 KB, and
 // encoding/json would validate and scan them again for every level.
 func splitObject(body []byte) (map[string]json.RawMessage, error) {
-	if !gjson.ValidBytes(body) {
+	if !llm.ValidJSON(body) {
 		var v any
 		err := json.Unmarshal(body, &v) // for the position of the fault
 		return nil, invalid("", "request body is not a JSON object: %v", err)

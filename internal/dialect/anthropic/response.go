@@ -2,7 +2,7 @@ package anthropic
 
 import (
 	"crypto/rand"
-	"encoding/json"
+	json "github.com/goccy/go-json"
 	"strings"
 
 	"github.com/switchyard/switchyard/internal/llm"

@@ -5,7 +5,7 @@
 package anthropic
 
 import (
-	"encoding/json"
+	json "github.com/goccy/go-json"
 )
 
 // The wire types below keep the vendor's field names. Request-side types hold

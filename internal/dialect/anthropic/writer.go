@@ -2,7 +2,7 @@ package anthropic
 
 import (
 	"bytes"
-	"encoding/json"
+	json "github.com/goccy/go-json"
 	"io"
 	"strconv"
 	"strings"

@@ -3,7 +3,7 @@ package ollama
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
+	json "github.com/goccy/go-json"
 	"maps"
 	"slices"
 	"strconv"

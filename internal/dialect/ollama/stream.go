@@ -3,9 +3,9 @@ package ollama
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"io"
 
 	"github.com/switchyard/switchyard/internal/llm"

@@ -9,7 +9,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
+	json "github.com/goccy/go-json"
 	"time"
 
 	"github.com/switchyard/switchyard/internal/llm"

@@ -2,7 +2,7 @@ package openai
 
 import (
 	"bytes"
-	"encoding/json"
+	json "github.com/goccy/go-json"
 
 	"github.com/switchyard/switchyard/internal/llm"
 )

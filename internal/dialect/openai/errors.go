@@ -2,8 +2,8 @@ package openai
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"net/http"
 	"strconv"
 	"strings"

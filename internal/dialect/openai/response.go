@@ -1,7 +1,7 @@
 package openai
 
 import (
-	"encoding/json"
+	json "github.com/goccy/go-json"
 	"strings"
 
 	"github.com/switchyard/switchyard/internal/llm"
