@@ -542,6 +542,7 @@ func (c *call) translated(ctx context.Context, d *router.Deployment, upModel str
 	if err := c.write(sw, first); err != nil {
 		return true, err
 	}
+	c.flush()
 	return true, c.pump(ctx, d, st, sw)
 }
 
@@ -587,7 +588,6 @@ func (c *call) write(sw llm.StreamWriter, ev llm.Event) error {
 	if err := sw.Write(ev); err != nil {
 		return &llm.Error{Kind: llm.KindClientGone, Message: "client went away", Err: err}
 	}
-	c.flush()
 	return nil
 }
 
@@ -620,6 +620,7 @@ func (c *call) pump(ctx context.Context, d *router.Deployment, st llm.Stream, sw
 		select {
 		case r := <-ch:
 			if r.err == io.EOF {
+				c.flush()
 				return nil
 			}
 			if r.err != nil {
@@ -632,6 +633,11 @@ func (c *call) pump(ctx context.Context, d *router.Deployment, st llm.Stream, sw
 			}
 			if err := c.write(sw, r.ev); err != nil {
 				return err
+			}
+			// Flush unless the next event is already decoded: every event
+			// goes out as soon as it arrived, but a burst costs one write.
+			if len(ch) == 0 {
+				c.flush()
 			}
 			ping.Reset(c.s.opts.PingInterval)
 		case <-ping.C:
