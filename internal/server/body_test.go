@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/switchyard/switchyard/internal/llm"
 )
 
 func TestReadAllSized(t *testing.T) {
@@ -40,5 +42,34 @@ func TestReadAllSized(t *testing.T) {
 	got, err := readAllSized(io.MultiReader(bytes.NewReader([]byte("ab")), iotest.ErrReader(io.ErrClosedPipe)), 10, 100)
 	if err != io.ErrClosedPipe || string(got) != "ab" {
 		t.Fatalf("got %q, %v", got, err)
+	}
+}
+
+func TestNoteOutputEventKeepsStreamedText(t *testing.T) {
+	for _, tc := range []struct {
+		client llm.Dialect
+		events []string
+		want   string
+	}{
+		{llm.DialectOpenAI, []string{
+			`{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}`,
+			`{"choices":[{"index":0,"delta":{"content":"Hel"}}]}`,
+			`{"choices":[{"index":0,"delta":{"content":"lo \"x\""}}]}`,
+			`{"choices":[],"usage":{"prompt_tokens":1}}`,
+		}, `Hello "x"`},
+		{llm.DialectAnthropic, []string{
+			`{"type":"message_start","message":{"content":[]}}`,
+			`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}`,
+			`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" there"}}`,
+			`{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{}"}}`,
+		}, "Hi there"},
+	} {
+		info := &reqInfo{client: tc.client}
+		for _, e := range tc.events {
+			info.noteOutputEvent([]byte(e))
+		}
+		if got := info.outText.String(); got != tc.want {
+			t.Errorf("%s: kept %q, want %q", tc.client, got, tc.want)
+		}
 	}
 }

@@ -101,17 +101,29 @@ func (info *reqInfo) noteOutput(text string) {
 	}
 }
 
-var contentKey = []byte(`"content":"`)
+var (
+	contentKey = []byte(`"content":"`)
+	textKey    = []byte(`"text":"`)
+)
 
-// noteOutputEvent keeps the text of a relayed OpenAI chunk.
+// noteOutputEvent keeps the text of a relayed event: an OpenAI chunk's
+// delta content, or an Anthropic content_block_delta's text.
 func (info *reqInfo) noteOutputEvent(data []byte) {
-	if info.outText.Len() >= outTextLimit || !bytes.Contains(data, contentKey) {
+	if info.outText.Len() >= outTextLimit {
 		return
 	}
-	if c := gjson.GetBytes(data, "choices.0.delta.content"); c.Type == gjson.String {
-		info.outText.WriteString(c.Str)
-	}
-	if c := gjson.GetBytes(data, "delta.text"); c.Type == gjson.String {
-		info.outText.WriteString(c.Str)
+	switch info.client {
+	case llm.DialectAnthropic:
+		if bytes.Contains(data, textKey) {
+			if c := gjson.GetBytes(data, "delta.text"); c.Type == gjson.String {
+				info.outText.WriteString(c.Str)
+			}
+		}
+	default:
+		if bytes.Contains(data, contentKey) {
+			if c := gjson.GetBytes(data, "choices.0.delta.content"); c.Type == gjson.String {
+				info.outText.WriteString(c.Str)
+			}
+		}
 	}
 }
