@@ -602,8 +602,7 @@ func (c *conn) roundTrip(ctx context.Context, rb *reqBuf, body []byte) (*Respons
 		fr = fasthttp.AcquireResponse()
 		fr.StreamBody = true
 		err = fr.Read(c.br)
-		var small *fasthttp.ErrSmallBuffer
-		if err != nil && errors.As(err, &small) && !c.noReuse {
+		if err != nil && smallBuffer(err) && !c.noReuse {
 			// The header block does not fit the read buffer: read on
 			// through a big one (what was peeked is still unread).
 			c.br = bufio.NewReaderSize(c.br, maxHeaderBytes)
@@ -638,10 +637,18 @@ func (c *conn) roundTrip(ctx context.Context, rb *reqBuf, body []byte) (*Respons
 		r.body.finish(true)
 	}
 	if r.resp.StatusCode/100 != 2 {
-		// The error path reads the header, perhaps after Close.
+		// The error path reads these, perhaps after Close.
 		r.resp.header = headerOf(fr)
+		if m := fr.Header.StatusMessage(); len(m) > 0 {
+			r.resp.status = strconv.Itoa(r.resp.StatusCode) + " " + string(m)
+		}
 	}
 	return &r.resp, nil
+}
+
+func smallBuffer(err error) bool {
+	var small *fasthttp.ErrSmallBuffer
+	return errors.As(err, &small)
 }
 
 // mapErr turns a failure on c into the error to report: the context's when
@@ -716,7 +723,8 @@ func (b *fastBody) Read(p []byte) (int, error) {
 			err = b.c.mapErr(b.ctx, err, false)
 		}
 		b.err = err
-		b.finish(err == io.EOF)
+		// A Close during the read has closed the connection already.
+		b.finish(err == io.EOF && !b.closed)
 	}
 	if b.closed {
 		// Close came while this read was blocked: release what it left.

@@ -73,7 +73,10 @@ func (r *Response) Status() string {
 	if r.status != "" {
 		return r.status
 	}
-	return strconv.Itoa(r.StatusCode) + " " + http.StatusText(r.StatusCode)
+	if t := http.StatusText(r.StatusCode); t != "" {
+		return strconv.Itoa(r.StatusCode) + " " + t
+	}
+	return strconv.Itoa(r.StatusCode)
 }
 
 // Endpoint names an upstream operation.
