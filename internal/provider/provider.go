@@ -207,7 +207,11 @@ func (u *Upstream) Do(ctx context.Context, ep Endpoint, body []byte, in http.Hea
 	if err != nil {
 		return nil, err
 	}
-	resp, err := u.Client.Do(req)
+	client := u.Client
+	if client == nil {
+		client = defaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, u.classify(ctx, err)
 	}
@@ -309,6 +313,9 @@ func (u *Upstream) Get(ctx context.Context, ep Endpoint, limit int64) ([]byte, e
 	}
 	return b, nil
 }
+
+// defaultClient serves an Upstream without a Client.
+var defaultClient = &http.Client{Transport: NewTransport()}
 
 // NewTransport is the shared pooled transport for all upstreams.
 func NewTransport() *http.Transport {
