@@ -61,6 +61,8 @@ type Gateway struct {
 	store     spend.Store
 	writer    *spend.Writer
 	deps      []*router.Deployment
+	client    *http.Client
+	pool      *provider.Pool
 }
 
 // New builds the gateway for cfg.
@@ -69,9 +71,14 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	// Upstream calls go over the fast client's pool, and through net/http
+	// when it cannot serve them (a proxy) or a test injects a transport.
 	var rt http.RoundTripper = provider.NewTransport()
+	var pool *provider.Pool
 	if opts.Transport != nil {
 		rt = opts.Transport
+	} else {
+		pool = provider.NewPool()
 	}
 	client := &http.Client{Transport: rt}
 	for _, n := range notImplemented(cfg) {
@@ -89,6 +96,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 				APIKey:  d.APIKey,
 				Headers: d.Headers,
 				Client:  client,
+				Pool:    pool,
 			},
 		})
 	}
@@ -98,7 +106,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	} else if cfg.LiteLLM.NumRetries != nil {
 		numRetries = *cfg.LiteLLM.NumRetries
 	}
-	g := &Gateway{cfg: cfg, log: log, deps: deps}
+	g := &Gateway{cfg: cfg, log: log, deps: deps, client: client, pool: pool}
 	g.metrics = metrics.New(metrics.Options{})
 	ropts := routerOptions(cfg, numRetries, log)
 	ropts.Price = routerPrice
@@ -367,15 +375,12 @@ func (g *Gateway) warmup(ctx context.Context, d *router.Deployment) {
 	start := time.Now()
 	for attempt := 0; attempt < 5; attempt++ {
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		req, err := d.Upstream.NewRequest(wctx, provider.EndpointGenerate, b, nil)
+		resp, err := d.Upstream.Do(wctx, provider.EndpointGenerate, b, nil)
 		if err == nil {
-			var resp *http.Response
-			if resp, err = d.Upstream.Do(req); err == nil {
-				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					err = fmt.Errorf("ollama answered %s", resp.Status)
-				}
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("ollama answered %s", resp.Status())
 			}
 		}
 		cancel()
@@ -409,6 +414,12 @@ func (g *Gateway) Close() error {
 	}
 	if g.store != nil {
 		errs = append(errs, g.store.Close())
+	}
+	if g.pool != nil {
+		g.pool.CloseIdleConnections()
+	}
+	if g.client != nil {
+		g.client.CloseIdleConnections()
 	}
 	return errors.Join(errs...)
 }

@@ -13,7 +13,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -32,7 +34,49 @@ type Upstream struct {
 	BaseURL string
 	APIKey  string
 	Headers map[string]string
-	Client  *http.Client
+	// Client is the net/http client: for every call when Pool is nil, and
+	// for the calls the fast path does not serve (through a proxy, say).
+	Client *http.Client
+	// Pool is the fast HTTP/1.1 client's connection pool; nil sends every
+	// call through Client.
+	Pool *Pool
+
+	fastOnce sync.Once
+	fast     *fastUpstream
+}
+
+// Response is an upstream's answer. Body must be closed; the header must
+// be read before closing Body.
+type Response struct {
+	StatusCode int
+	Body       io.ReadCloser
+
+	header http.Header
+	status string
+	fast   *fastBody
+}
+
+// Header is the response header.
+func (r *Response) Header() http.Header {
+	if r.header == nil {
+		if r.fast != nil {
+			r.header = r.fast.header()
+		} else {
+			r.header = http.Header{}
+		}
+	}
+	return r.header
+}
+
+// Status is the status line's text, as "404 Not Found".
+func (r *Response) Status() string {
+	if r.status != "" {
+		return r.status
+	}
+	if t := http.StatusText(r.StatusCode); t != "" {
+		return strconv.Itoa(r.StatusCode) + " " + t
+	}
+	return strconv.Itoa(r.StatusCode)
 }
 
 // Endpoint names an upstream operation.
@@ -104,8 +148,9 @@ var forwardHeaders = map[llm.Dialect][]string{
 	llm.DialectOpenAI:    {"Openai-Organization", "Openai-Project"},
 }
 
-// NewRequest builds the outbound request. in is the client's request header;
-// only the headers the dialect defines to be forwarded are taken from it.
+// NewRequest builds the outbound net/http request. in is the client's
+// request header; only the headers the dialect defines to be forwarded are
+// taken from it. Do sends the same request, over the fast path when it can.
 func (u *Upstream) NewRequest(ctx context.Context, ep Endpoint, body []byte, in http.Header) (*http.Request, error) {
 	method := http.MethodPost
 	var rd io.Reader
@@ -145,16 +190,32 @@ func (u *Upstream) NewRequest(ctx context.Context, ep Endpoint, body []byte, in 
 	return req, nil
 }
 
-// Do sends req. A transport failure comes back as an *llm.Error: a refused or
-// unreachable upstream is KindUnavailable with a message naming the
-// deployment and its api_base (and, for Ollama, how to start it); a deadline
-// is KindTimeout; the client going away is KindClientGone.
-func (u *Upstream) Do(req *http.Request) (*http.Response, error) {
-	resp, err := u.Client.Do(req)
-	if err != nil {
-		return nil, u.classify(req.Context(), err)
+// Do sends a call to endpoint ep: a POST of the JSON body, or a GET when
+// body is nil, with the headers NewRequest sets. It goes over the fast
+// path (Pool) when it can, else through Client. A transport failure comes
+// back as an *llm.Error: a refused or unreachable upstream is
+// KindUnavailable with a message naming the deployment and its api_base
+// (and, for Ollama, how to start it); a deadline is KindTimeout; the client
+// going away is KindClientGone. ctx governs the whole call, body included.
+func (u *Upstream) Do(ctx context.Context, ep Endpoint, body []byte, in http.Header) (*Response, error) {
+	if t := u.fastTarget(ep); t != nil {
+		if resp, ok, err := u.doFast(ctx, t, body, in); ok {
+			return resp, err
+		}
 	}
-	return resp, nil
+	req, err := u.NewRequest(ctx, ep, body, in)
+	if err != nil {
+		return nil, err
+	}
+	client := u.Client
+	if client == nil {
+		client = defaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, u.classify(ctx, err)
+	}
+	return &Response{StatusCode: resp.StatusCode, Body: resp.Body, header: resp.Header, status: resp.Status}, nil
 }
 
 func (u *Upstream) classify(ctx context.Context, err error) *llm.Error {
@@ -222,11 +283,7 @@ var ErrFirstByteTimeout = errors.New("no first byte within stream_timeout")
 func (u *Upstream) Probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := u.NewRequest(ctx, EndpointModels, nil, http.Header{})
-	if err != nil {
-		return err
-	}
-	resp, err := u.Do(req)
+	resp, err := u.Do(ctx, EndpointModels, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -234,18 +291,14 @@ func (u *Upstream) Probe(ctx context.Context) error {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode/100 != 2 {
 		return &llm.Error{Kind: llm.KindUpstream, Status: resp.StatusCode,
-			Message: fmt.Sprintf("deployment %s at %s answered %s", u.Name, u.BaseURL, resp.Status)}
+			Message: fmt.Sprintf("deployment %s at %s answered %s", u.Name, u.BaseURL, resp.Status())}
 	}
 	return nil
 }
 
 // Get fetches an endpoint's body (models listing), at most limit bytes.
 func (u *Upstream) Get(ctx context.Context, ep Endpoint, limit int64) ([]byte, error) {
-	req, err := u.NewRequest(ctx, ep, nil, http.Header{})
-	if err != nil {
-		return nil, err
-	}
-	resp, err := u.Do(req)
+	resp, err := u.Do(ctx, ep, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -256,10 +309,13 @@ func (u *Upstream) Get(ctx context.Context, ep Endpoint, limit int64) ([]byte, e
 	}
 	if resp.StatusCode/100 != 2 {
 		return nil, &llm.Error{Kind: llm.KindUpstream, Status: resp.StatusCode,
-			Message: fmt.Sprintf("deployment %s at %s answered %s", u.Name, u.BaseURL, resp.Status)}
+			Message: fmt.Sprintf("deployment %s at %s answered %s", u.Name, u.BaseURL, resp.Status())}
 	}
 	return b, nil
 }
+
+// defaultClient serves an Upstream without a Client.
+var defaultClient = &http.Client{Transport: NewTransport()}
 
 // NewTransport is the shared pooled transport for all upstreams.
 func NewTransport() *http.Transport {

@@ -65,6 +65,7 @@ func (s *Server) resolveBare(d *router.Deployment, model string) (*router.Deploy
 		APIKey:  apiKey,
 		Headers: d.Cfg.Headers,
 		Client:  d.Upstream.Client,
+		Pool:    d.Upstream.Pool,
 	}}
 	v, _ := s.bare.m.LoadOrStore(key, nd)
 	return v.(*router.Deployment), name, nil

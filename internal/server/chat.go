@@ -240,12 +240,8 @@ func (c *call) attempt(ctx context.Context, t *router.Try) (bool, error) {
 
 // send posts body to d's chat endpoint and returns a 2xx response, or the
 // upstream's error classified by its dialect.
-func (c *call) send(ctx context.Context, d *router.Deployment, ep provider.Endpoint, body []byte) (*http.Response, error) {
-	req, err := d.Upstream.NewRequest(ctx, ep, body, c.r.Header)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := d.Upstream.Do(req)
+func (c *call) send(ctx context.Context, d *router.Deployment, ep provider.Endpoint, body []byte) (*provider.Response, error) {
+	resp, err := d.Upstream.Do(ctx, ep, body, c.r.Header)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +250,7 @@ func (c *call) send(ctx context.Context, d *router.Deployment, ep provider.Endpo
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	e := c.s.upstreams[d.Dialect()].DecodeError(resp.StatusCode, resp.Header, b)
+	e := c.s.upstreams[d.Dialect()].DecodeError(resp.StatusCode, resp.Header(), b)
 	if e.Kind == llm.KindUpstreamAuth {
 		e.Message = fmt.Sprintf("deployment %s at %s refused its api_key (%d): %s", d.Upstream.Name, d.Upstream.BaseURL, resp.StatusCode, e.Message)
 	}

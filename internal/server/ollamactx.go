@@ -57,20 +57,18 @@ func (s *Server) ollamaNumCtx(ctx context.Context, d *router.Deployment, model s
 	body, _ := json.Marshal(map[string]string{"model": model})
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if req, err := d.Upstream.NewRequest(sctx, provider.EndpointShow, body, nil); err == nil {
-		if resp, err := d.Upstream.Do(req); err == nil {
-			var b []byte
-			b, err = readLimited(resp.Body, 4<<20)
-			resp.Body.Close()
-			if err == nil && resp.StatusCode == 200 {
-				if info, err := ollama.ParseShow(b); err == nil && info.ContextLength > 0 {
-					n = info.ContextLength
-					limit := d.Cfg.Info.MaxInputTokens
-					if limit <= 0 {
-						limit = DefaultNumCtxCap
-					}
-					n = min(n, limit)
+	if resp, err := d.Upstream.Do(sctx, provider.EndpointShow, body, nil); err == nil {
+		var b []byte
+		b, err = readLimited(resp.Body, 4<<20)
+		resp.Body.Close()
+		if err == nil && resp.StatusCode == 200 {
+			if info, err := ollama.ParseShow(b); err == nil && info.ContextLength > 0 {
+				n = info.ContextLength
+				limit := d.Cfg.Info.MaxInputTokens
+				if limit <= 0 {
+					limit = DefaultNumCtxCap
 				}
+				n = min(n, limit)
 			}
 		}
 	}

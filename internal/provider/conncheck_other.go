@@ -1,0 +1,9 @@
+//go:build !unix
+
+package provider
+
+// connCheck: without a portable non-blocking read, idle connections are
+// reused unchecked (a call that meets a closed one is sent again).
+const connCheck = false
+
+func peekIdle(uintptr) bool { return true }
