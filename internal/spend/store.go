@@ -2,10 +2,8 @@ package spend
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -62,12 +60,10 @@ func (s *sqlStore) ready(ctx context.Context) error {
 	return nil
 }
 
-// NewID returns a fresh request id for a record that has none.
-func NewID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return "sy-" + hex.EncodeToString(b[:])
-}
+// NewID returns a fresh request id for a record that has none: "sy-" and a
+// time-ordered id (record.NewID), so inserts stay at the end of the
+// request_id index.
+func NewID() string { return record.NewID("sy-") }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
