@@ -25,13 +25,13 @@ import (
 //	Record ──chan (QueueSize)──► appender ──write()──► journal segment ──read──► inserter ──tx──► Store
 //	(marshal, never blocks)     fsync ≤ SyncInterval     spend-NNN.jsonl     batch ≤ BatchSize / FlushInterval
 //
-// Record marshals the record to one JSON line on the caller's goroutine and
-// hands it to a bounded queue; when the queue is full the record is
-// dropped and counted (Dropped), never waited for. The appender goroutine
-// drains the queue and appends each batch of lines to the current journal
-// segment with a single write() call, so every line is whole on disk; it
-// fsyncs whenever SyncInterval has passed since the last fsync, and a
-// ticker fsyncs dirty data, so:
+// Record encodes the record as one JSON line (appendLine) on the caller's
+// goroutine and hands it to a bounded queue; when the queue is full the
+// record is dropped and counted (Dropped), never waited for. The appender
+// goroutine drains the queue and appends each batch of lines to the current
+// journal segment with a single write() call, so every line is whole on
+// disk; it fsyncs whenever SyncInterval has passed since the last fsync,
+// and a ticker fsyncs dirty data, so:
 //
 //	a record for every response that finished is in the journal file (page
 //	cache: survives kill -9) within microseconds of Record, after the queue
@@ -160,10 +160,10 @@ func (o *WriterOptions) defaults() {
 	}
 }
 
-// queued is a record on its way to the appender: its journal line and the
-// snapshot the line encodes.
+// queued is a record on its way to the appender: its journal line (a
+// pooled buffer, returned once written) and the snapshot the line encodes.
 type queued struct {
-	line []byte
+	line *lineBuf
 	rec  *record.Record
 }
 
@@ -324,8 +324,10 @@ func (w *Writer) RecordDurable(r *record.Record) {
 		return
 	}
 	r = snapshot(r)
-	line, err := marshalLine(r)
-	if err != nil {
+	lb := getLineBuf()
+	var err error
+	if lb.b, err = appendLine(lb.b[:0], r); err != nil {
+		putLineBuf(lb)
 		w.dropped.Add(1)
 		return
 	}
@@ -334,11 +336,13 @@ func (w *Writer) RecordDurable(r *record.Record) {
 	w.fileMu.Lock()
 	if w.closed.Load() {
 		w.fileMu.Unlock()
+		putLineBuf(lb)
 		w.dropped.Add(1)
 		return
 	}
-	ok := w.writeBatch(line, []queued{{line: line, rec: r}})
+	ok := w.writeBatch(lb.b, []queued{{line: lb, rec: r}})
 	w.fileMu.Unlock()
+	putLineBuf(lb)
 	if ok {
 		w.syncPending.Store(true)
 	}
@@ -353,15 +357,18 @@ func (w *Writer) record(r *record.Record) bool {
 		return false
 	}
 	rc := snapshot(r)
-	line, err := marshalLine(rc)
-	if err != nil {
+	lb := getLineBuf()
+	var err error
+	if lb.b, err = appendLine(lb.b[:0], rc); err != nil {
+		putLineBuf(lb)
 		w.dropped.Add(1)
 		return false
 	}
 	select {
-	case w.queue <- queued{line: line, rec: rc}:
+	case w.queue <- queued{line: lb, rec: rc}:
 		return true
 	default:
+		putLineBuf(lb)
 		w.dropped.Add(1)
 		return false
 	}
@@ -376,21 +383,6 @@ func snapshot(r *record.Record) *record.Record {
 		c.ID = NewID()
 	}
 	return &c
-}
-
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-func marshalLine(r *record.Record) ([]byte, error) {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(r) // one line, '\n'-terminated
-	line := bytes.Clone(buf.Bytes())
-	if buf.Cap() <= 64<<10 {
-		bufPool.Put(buf)
-	}
-	return line, err
 }
 
 // appendLoop owns the segment file: appends, fsyncs, rotates.
@@ -414,13 +406,13 @@ func (w *Writer) appendLoop() {
 		lastSync = time.Now()
 	}
 	drain := func(first queued) {
-		buf = append(buf[:0], first.line...)
+		buf = append(buf[:0], first.line.b...)
 		items = append(items[:0], first)
 	more:
 		for len(buf) < 1<<20 {
 			select {
 			case q := <-w.queue:
-				buf = append(buf, q.line...)
+				buf = append(buf, q.line.b...)
 				items = append(items, q)
 			default:
 				break more
@@ -434,6 +426,9 @@ func (w *Writer) appendLoop() {
 			dirty = true
 		}
 		w.fileMu.Unlock()
+		for _, q := range items {
+			putLineBuf(q.line)
+		}
 		clear(items)
 	}
 	for {
@@ -521,17 +516,18 @@ func (w *Writer) writeBatch(buf []byte, items []queued) bool {
 // inserter, as far as the buffer has room. Called with mu held.
 func (w *Writer) pushMem(seq uint64, off int64, items []queued) {
 	for _, q := range items {
-		end := off + int64(len(q.line))
+		n := int64(len(q.line.b))
+		end := off + n
 		if len(w.mem) == cap(w.mem) && w.memHead > 0 {
 			k := copy(w.mem, w.mem[w.memHead:])
 			clear(w.mem[k:])
 			w.mem, w.memHead = w.mem[:k], 0
 		}
-		if len(w.mem) == cap(w.mem) || w.memBytes+int64(len(q.line)) > memMaxBytes {
+		if len(w.mem) == cap(w.mem) || w.memBytes+n > memMaxBytes {
 			return // the rest is read back from the journal
 		}
 		w.mem = append(w.mem, memRec{rec: q.rec, seq: seq, start: off, end: end})
-		w.memBytes += int64(len(q.line))
+		w.memBytes += n
 		off = end
 	}
 }

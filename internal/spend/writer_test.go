@@ -271,11 +271,10 @@ func TestWriterTornTail(t *testing.T) {
 	dir := t.TempDir()
 	var lines []byte
 	for _, r := range genRecords(3) {
-		l, err := marshalLine(r)
-		if err != nil {
+		var err error
+		if lines, err = appendLine(lines, r); err != nil {
 			t.Fatal(err)
 		}
-		lines = append(lines, l...)
 	}
 	lines = append(lines, []byte("not json\n")...)
 	lines = append(lines, []byte(`{"ID":"req-torn","Sta`)...) // crash mid-write
@@ -415,15 +414,19 @@ func BenchmarkWriterRecord(b *testing.B) {
 	}
 }
 
-// BenchmarkMarshalLine is the encoding part of Record alone.
+// BenchmarkMarshalLine is the encoding part of Record alone: appendLine
+// into a pooled line buffer.
 func BenchmarkMarshalLine(b *testing.B) {
 	r := genRecords(1)[0]
 	r.Tags = []string{"team-a", "prod"}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := marshalLine(r); err != nil {
+		lb := getLineBuf()
+		var err error
+		if lb.b, err = appendLine(lb.b[:0], r); err != nil {
 			b.Fatal(err)
 		}
+		putLineBuf(lb)
 	}
 }
 
