@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/internal/record"
+	"github.com/switchyard/switchyard/internal/testutil/cputime"
 )
 
 // fakeStore is a Store whose methods are fields; nil fields succeed.
@@ -397,6 +398,7 @@ func BenchmarkWriterRecord(b *testing.B) {
 	r.Tags = []string{"team-a", "prod"}
 	b.ReportAllocs()
 	b.ResetTimer()
+	stop := cputime.Start(b)
 	var n atomic.Int64
 	b.RunParallel(func(pb *testing.PB) {
 		rc := *r
@@ -409,6 +411,7 @@ func BenchmarkWriterRecord(b *testing.B) {
 	if err := w.Close(context.Background()); err != nil {
 		b.Fatal(err)
 	}
+	stop()
 	if d := w.Dropped(); d > 0 {
 		b.Logf("dropped %d of %d (queue full)", d, b.N)
 	}
