@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/switchyard/switchyard/internal/llm"
@@ -90,7 +91,8 @@ func recordArgs(r *record.Record, args []any) []any {
 		r.CacheHit, int64(r.Retries), int64(r.Fallbacks), tags, nullString(r.Prompt), nullString(r.Response),
 	)
 	for i := first; i < len(args); i++ {
-		if v, ok := args[i].(string); ok {
+		// Boxing a string allocates: store a cleaned one only if it differs.
+		if v, ok := args[i].(string); ok && !isClean(v) {
 			args[i] = clean(v)
 		}
 	}
@@ -121,13 +123,20 @@ func (s *sqlStore) Insert(ctx context.Context, recs []*record.Record) error {
 		return err
 	}
 	qs := &insertSQLs[s.dialect]
-	if p, ok := s.db.(interface {
-		prepare(ctx context.Context, qs []string)
+	tx := s.db.tx
+	if e, ok := s.db.(interface {
+		execTx(ctx context.Context, fn func(conn) error) error
 	}); ok {
-		p.prepare(ctx, qs[:])
+		tx = e.execTx
 	}
-	return s.db.tx(ctx, func(c conn) error {
-		args := make([]any, 0, numColumns*min(len(recs), insertChunk))
+	ap := argsPool.Get().(*[]any)
+	defer func() {
+		*ap = (*ap)[:0]
+		clear((*ap)[:cap(*ap)]) // keep no strings alive
+		argsPool.Put(ap)
+	}()
+	return tx(ctx, func(c conn) error {
+		args := *ap
 		for i, size := 0, 0; i < len(recs); {
 			for len(recs)-i < insertSizes[size] {
 				size++
@@ -138,6 +147,7 @@ func (s *sqlStore) Insert(ctx context.Context, recs []*record.Record) error {
 			for _, r := range chunk {
 				args = recordArgs(r, args)
 			}
+			*ap = args
 			if _, err := c.exec(ctx, qs[size], args...); err != nil {
 				return fmt.Errorf("insert spend logs: %w", err)
 			}
@@ -145,6 +155,12 @@ func (s *sqlStore) Insert(ctx context.Context, recs []*record.Record) error {
 		return nil
 	})
 }
+
+// argsPool holds Insert's argument slices (a chunk's worth: 9,500).
+var argsPool = sync.Pool{New: func() any {
+	s := make([]any, 0, numColumns*insertChunk)
+	return &s
+}}
 
 // where builds the WHERE clause of a filter.
 type where struct {

@@ -57,6 +57,14 @@ func TestOpenMemoryAndReopen(t *testing.T) {
 	if got := allIDs(t, s, Filter{}); len(got) != 3 {
 		t.Errorf("memory store has %d records, want 3", len(got))
 	}
+	// The inserter's statements outlive a query on the one connection.
+	more := genRecords(8)
+	if err := s.Insert(context.Background(), more); err != nil {
+		t.Fatal(err)
+	}
+	if got := allIDs(t, s, Filter{}); len(got) != 8 {
+		t.Errorf("memory store has %d records, want 8", len(got))
+	}
 	// Migrations are recorded: opening a file twice does not re-run them.
 	p := "sqlite:///" + t.TempDir() + "/x.db"
 	for i := 0; i < 2; i++ {
