@@ -474,8 +474,12 @@ func (w *Writer) appendLoop() {
 // one write() and publishes them, in the journal and in memory.
 func (w *Writer) writeBatch(buf []byte, items []queued) bool {
 	n := len(items)
+	var cur *segment
 	w.mu.Lock()
 	full := w.journalLen+int64(len(buf)) > w.opts.MaxJournalBytes
+	if w.file != nil {
+		cur = w.segs[len(w.segs)-1]
+	}
 	w.mu.Unlock()
 	if full {
 		w.dropped.Add(uint64(n))
@@ -488,8 +492,8 @@ func (w *Writer) writeBatch(buf []byte, items []queued) bool {
 			w.log.Warn("spend journal: dropping records", "records", n, "err", err)
 			return false
 		}
+		cur = w.current()
 	}
-	cur := w.current()
 	if _, err := w.file.Write(buf); err != nil {
 		// Cut a torn tail so the next append starts on a line boundary.
 		w.file.Truncate(cur.size)
@@ -504,8 +508,15 @@ func (w *Writer) writeBatch(buf []byte, items []queued) bool {
 	rotate := cur.size >= w.opts.SegmentBytes
 	w.mu.Unlock()
 	w.journaled.Add(uint64(n))
-	w.backlog.Add(int64(n))
-	w.signal(w.dataReady)
+	// Wake the inserter when it may be idle (nothing was waiting: it has
+	// no batch, so no flush timer) or a batch is full; in between it holds
+	// a partial batch and its flush timer runs. Every record is counted
+	// after it is visible to the inserter, and the inserter subtracts
+	// committed ones before it looks again, so the record that finds the
+	// count at 0 is one it has not seen.
+	if was := w.backlog.Add(int64(n)) - int64(n); was == 0 || was+int64(n) >= int64(w.opts.BatchSize) {
+		w.signal(w.dataReady)
+	}
 	if rotate {
 		w.rotate()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -463,4 +464,54 @@ func TestWriterMemoryBufferOverflow(t *testing.T) {
 	if n, u := countIDs(t, s); n != 3500 || u != 3500 {
 		t.Errorf("%d records (%d unique), want 3500", n, u)
 	}
+}
+
+// TestWriterWakesInserter: the appender wakes the inserter only when the
+// backlog was empty or holds a batch; records that trickle in, in bursts
+// and alone, while the inserter commits or waits, all reach the store
+// without waiting on Close (a lost wake-up would strand one: an idle
+// inserter has no flush timer).
+func TestWriterWakesInserter(t *testing.T) {
+	var committed atomic.Int64
+	store := &fakeStore{InsertFn: func(_ context.Context, recs []*record.Record) error {
+		if rand.IntN(3) == 0 {
+			time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond) // a commit in flight
+		}
+		committed.Add(int64(len(recs)))
+		return nil
+	}}
+	opts := fastOpts()
+	opts.BatchSize = 16
+	w, err := NewWriter(store, t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	var sent int64
+	for round := range 300 {
+		n := []int{1, 15, 16, 17, 1, 40, 2}[round%7]
+		var wg sync.WaitGroup
+		for g := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := g; i < n; i += 2 {
+					r := &record.Record{StartTime: t0}
+					if i%2 == 0 {
+						w.RecordDurable(r)
+					} else {
+						w.Record(r)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		sent += int64(n)
+		if round%5 == 0 {
+			eventually(t, 5*time.Second, "records committed", func() bool { return committed.Load() == sent })
+		} else if rand.IntN(2) == 0 {
+			time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond)
+		}
+	}
+	eventually(t, 5*time.Second, "records committed", func() bool { return committed.Load() == sent })
 }
