@@ -87,7 +87,7 @@ func BenchmarkServerSpendLog(b *testing.B) {
 			h := benchGateway(b, on)
 			w := &bodyWriter{h: http.Header{}}
 			b.ReportAllocs()
-			stop := cputime.Start(b)
+			cpu := cputime.Start(b)
 			for b.Loop() {
 				w.reset()
 				h.ServeHTTP(w, newReq("/v1/chat/completions", body, hdr))
@@ -95,7 +95,7 @@ func BenchmarkServerSpendLog(b *testing.B) {
 					b.Fatalf("status %d", w.status)
 				}
 			}
-			stop() // the inserter's CPU included, but for the last batch
+			cpu.Stop() // the inserter's CPU included, but for the last batch
 		})
 	}
 }

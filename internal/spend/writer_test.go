@@ -399,7 +399,7 @@ func BenchmarkWriterRecord(b *testing.B) {
 	r.Tags = []string{"team-a", "prod"}
 	b.ReportAllocs()
 	b.ResetTimer()
-	stop := cputime.Start(b)
+	cpu := cputime.Start(b)
 	var n atomic.Int64
 	b.RunParallel(func(pb *testing.PB) {
 		rc := *r
@@ -412,7 +412,7 @@ func BenchmarkWriterRecord(b *testing.B) {
 	if err := w.Close(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	stop()
+	cpu.Stop()
 	if d := w.Dropped(); d > 0 {
 		b.Logf("dropped %d of %d (queue full)", d, b.N)
 	}

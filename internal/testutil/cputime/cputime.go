@@ -4,17 +4,32 @@
 // spent waiting (an fsync, another process on the core) does not.
 package cputime
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
-// Start starts measuring; the function it returns reports cpu-ns/op for
-// the b.N operations since. Where the process CPU time cannot be read it
-// reports nothing.
-func Start(b *testing.B) (stop func()) {
+// Meter measures the process CPU time from Start on.
+type Meter struct {
+	b  *testing.B
+	t0 time.Duration
+	ok bool
+}
+
+// Start starts measuring. Where the process CPU time cannot be read the
+// Meter reports nothing.
+func Start(b *testing.B) *Meter {
 	t0, ok := now()
-	return func() {
-		t1, ok1 := now()
-		if ok && ok1 && b.N > 0 {
-			b.ReportMetric(float64(t1-t0)/float64(b.N), "cpu-ns/op")
-		}
+	return &Meter{b: b, t0: t0, ok: ok}
+}
+
+// Stop reports cpu-ns/op: the CPU time since Start over b.N.
+func (m *Meter) Stop() { m.Report(m.b.N, "cpu-ns/op") }
+
+// Report reports the CPU time since Start over n, as unit.
+func (m *Meter) Report(n int, unit string) {
+	t1, ok := now()
+	if m.ok && ok && n > 0 {
+		m.b.ReportMetric(float64(t1-m.t0)/float64(n), unit)
 	}
 }
