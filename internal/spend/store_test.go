@@ -199,6 +199,10 @@ func testIdempotent(t *testing.T, s Store) {
 	if err := s.Insert(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
+	// The same id twice in one batch.
+	if err := s.Insert(ctx, []*record.Record{recs[39], recs[0], recs[0]}); err != nil {
+		t.Fatal(err)
+	}
 	got := allIDs(t, s, Filter{})
 	if len(got) != 40 {
 		t.Fatalf("%d records after replays, want 40", len(got))
@@ -213,6 +217,29 @@ func testIdempotent(t *testing.T, s Store) {
 	}
 	if got := allIDs(t, s, Filter{Limit: MaxLimit}); len(got) != 40+len(big) {
 		t.Fatalf("%d records, want %d", len(got), 40+len(big))
+	}
+}
+
+// TestSQLiteInsertNaNCost: a NaN cost (NULL in SQLite, in a NOT NULL
+// column) fails the whole batch, as the constraint did before Insert
+// became INSERT OR IGNORE, so the Writer finds and rejects the record
+// instead of losing it silently.
+func TestSQLiteInsertNaNCost(t *testing.T) {
+	s := openTestSQLite(t)
+	recs := genRecords(5)
+	recs[3].Cost = math.NaN()
+	if err := s.Insert(context.Background(), recs); err == nil {
+		t.Fatal("Insert of a NaN cost: no error")
+	}
+	if got := allIDs(t, s, Filter{}); len(got) != 0 {
+		t.Errorf("%d records stored from the failed batch", len(got))
+	}
+	recs[3].Cost = math.Inf(1) // SQLite stores infinities
+	if err := s.Insert(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	if got := allIDs(t, s, Filter{}); len(got) != 5 {
+		t.Errorf("%d records, want 5", len(got))
 	}
 }
 
