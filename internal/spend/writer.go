@@ -130,6 +130,8 @@ type WriterOptions struct {
 	// AppendDelay holds each journal append back (fault injection for the
 	// crash test: it widens the window a non-durable Record would lose).
 	AppendDelay time.Duration
+
+	idlePoll time.Duration // how often an idle inserter looks anyway; FlushInterval
 }
 
 func (o *WriterOptions) defaults() {
@@ -152,6 +154,7 @@ func (o *WriterOptions) defaults() {
 	}
 	def(&o.SyncInterval, 200*time.Millisecond)
 	def(&o.FlushInterval, time.Second)
+	def(&o.idlePoll, o.FlushInterval)
 	def(&o.RetryMin, 100*time.Millisecond)
 	def(&o.RetryMax, 10*time.Second)
 	def(&o.InsertTimeout, 30*time.Second)
@@ -509,11 +512,12 @@ func (w *Writer) writeBatch(buf []byte, items []queued) bool {
 	w.mu.Unlock()
 	w.journaled.Add(uint64(n))
 	// Wake the inserter when it may be idle (nothing was waiting: it has
-	// no batch, so no flush timer) or a batch is full; in between it holds
-	// a partial batch and its flush timer runs. Every record is counted
-	// after it is visible to the inserter, and the inserter subtracts
-	// committed ones before it looks again, so the record that finds the
-	// count at 0 is one it has not seen.
+	// no batch to flush) or a batch is full; in between it holds a partial
+	// batch and its flush timer runs. Every record is counted after it is
+	// visible to the inserter, and the inserter subtracts committed ones
+	// before it looks again, so the record that finds the count at 0 is
+	// one it has not seen. (Were the count off, an idle inserter still
+	// looks every FlushInterval.)
 	if was := w.backlog.Add(int64(n)) - int64(n); was == 0 || was+int64(n) >= int64(w.opts.BatchSize) {
 		w.signal(w.dataReady)
 	}
@@ -796,24 +800,24 @@ func (w *Writer) insertLoop() {
 			w.checkpoint(pos, last)
 			return
 		}
-		var wait <-chan time.Time
-		var t *time.Timer
+		// With a partial batch, wait until it is due; idle, look again
+		// after FlushInterval anyway, so that a record the appender did not
+		// wake us for (see writeBatch) waits that long at most.
+		wait := w.opts.idlePoll
 		if len(pending) > 0 {
-			t = time.NewTimer(time.Until(firstAt.Add(w.opts.FlushInterval)))
-			wait = t.C
+			wait = time.Until(firstAt.Add(w.opts.FlushInterval))
 		}
+		t := time.NewTimer(wait)
 		select {
 		case <-w.dataReady:
-		case <-wait:
+		case <-t.C:
 		case <-stop:
 			draining = true
 			stop = nil // closed: do not select it again
 		case <-w.crashed:
 			return
 		}
-		if t != nil {
-			t.Stop()
-		}
+		t.Stop()
 	}
 }
 

@@ -482,6 +482,7 @@ func TestWriterWakesInserter(t *testing.T) {
 	}}
 	opts := fastOpts()
 	opts.BatchSize = 16
+	opts.idlePoll = time.Hour // no rescue for a lost wake-up
 	w, err := NewWriter(store, t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -514,4 +515,23 @@ func TestWriterWakesInserter(t *testing.T) {
 		}
 	}
 	eventually(t, 5*time.Second, "records committed", func() bool { return committed.Load() == sent })
+}
+
+// TestWriterIdlePoll: were the backlog count off (so no append finds it at
+// 0 and wakes an idle inserter), records still reach the store within
+// about FlushInterval.
+func TestWriterIdlePoll(t *testing.T) {
+	var committed atomic.Int64
+	store := &fakeStore{InsertFn: func(_ context.Context, recs []*record.Record) error {
+		committed.Add(int64(len(recs)))
+		return nil
+	}}
+	w, err := NewWriter(store, t.TempDir(), fastOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	w.backlog.Add(5) // a miscount
+	w.RecordDurable(&record.Record{StartTime: t0})
+	eventually(t, 5*time.Second, "record committed", func() bool { return committed.Load() == 1 })
 }
