@@ -4,6 +4,8 @@
 package record
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"time"
 
 	"github.com/switchyard/switchyard/internal/llm"
@@ -72,6 +74,24 @@ type Record struct {
 	// Prompt and Response are set only with store_prompts_in_spend_logs.
 	Prompt   string
 	Response string
+}
+
+// NewID returns prefix and 32 hex digits: the Unix time in milliseconds
+// (12 digits) and 80 random bits. Later ids sort after earlier ones, so
+// the spend log's unique index on the id grows at its end: with random ids
+// nearly every inserted row dirties (and a large table first reads) a
+// different index page.
+func NewID(prefix string) string {
+	var b [16]byte
+	ms := uint64(time.Now().UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:])
+	var buf [64]byte
+	out := append(buf[:0], prefix...)
+	return string(hex.AppendEncode(out, b[:]))
 }
 
 // Sink consumes finished records. Record must not block: implementations

@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -337,12 +336,10 @@ func retryAfterSeconds(d time.Duration) string {
 	return strconv.FormatInt(s, 10)
 }
 
-// newID returns prefix + 24 random hex characters.
-func newID(prefix string) string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
-}
+// newID returns prefix + 32 hex characters, time-ordered (record.NewID):
+// the request id is the spend log's unique key, and ids that grow with time
+// keep its index inserts at the end of the index.
+func newID(prefix string) string { return record.NewID(prefix) }
 
 // errBodyTooLarge is a body over MaxBodyBytes.
 var errBodyTooLarge = errors.New("request body too large")

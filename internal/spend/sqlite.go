@@ -3,6 +3,8 @@ package spend
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,16 +14,19 @@ import (
 
 // sqliteDB is a db over database/sql and modernc.org/sqlite.
 type sqliteDB struct {
-	db *sql.DB
+	db     *sql.DB
+	memory bool // one connection, which is the database
 
-	// stmts are the statements prepared by prepare; a transaction's exec
-	// of one of these texts runs the prepared statement (database/sql
-	// prepares it once per connection) instead of compiling the SQL again.
-	stmtMu sync.Mutex
-	stmts  map[string]*sql.Stmt
+	// Insert's transactions (execTx) run through the driver on a
+	// connection of their own, held between transactions (on a file), with
+	// their statements prepared on it once: database/sql would allocate and
+	// convert a slice of arguments per exec (9,500 for a 250-row INSERT).
+	insMu    sync.Mutex
+	ins      *sql.Conn
+	stmtConn any // the driver connection stmts were prepared on
+	stmts    map[string]driver.Stmt
+	args     []driver.NamedValue
 }
-
-var _ db = (*sqliteDB)(nil)
 
 func openSQLite(ctx context.Context, name string) (Store, error) {
 	memory := name == ":memory:"
@@ -48,9 +53,9 @@ func openSQLite(ctx context.Context, name string) (Store, error) {
 	if memory {
 		sdb.SetMaxOpenConns(1) // every connection would be its own database
 	} else {
-		sdb.SetMaxOpenConns(4)
+		sdb.SetMaxOpenConns(5) // 4 and the inserter's
 	}
-	d := &sqliteDB{db: sdb}
+	d := &sqliteDB{db: sdb, memory: memory}
 	if err := sdb.PingContext(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", name, err)
@@ -67,57 +72,14 @@ type sqlConn interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 }
 
-type sqliteConn struct {
-	c  sqlConn
-	d  *sqliteDB // set inside a transaction: c is a *sql.Tx
-	tx *sql.Tx
-}
+type sqliteConn struct{ c sqlConn }
 
 func (c sqliteConn) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	var res sql.Result
-	var err error
-	if st := c.d.stmt(q); st != nil && c.tx != nil {
-		ts := c.tx.StmtContext(ctx, st)
-		res, err = ts.ExecContext(ctx, args...)
-		ts.Close()
-	} else {
-		res, err = c.c.ExecContext(ctx, q, args...)
-	}
+	res, err := c.c.ExecContext(ctx, q, args...)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
-}
-
-// prepare prepares the statements qs not prepared yet, for exec in a
-// transaction; one that fails is compiled on every use instead. It must
-// not run inside a transaction (it takes a connection of its own).
-func (d *sqliteDB) prepare(ctx context.Context, qs []string) {
-	d.stmtMu.Lock()
-	defer d.stmtMu.Unlock()
-	for _, q := range qs {
-		if d.stmts[q] != nil {
-			continue
-		}
-		st, err := d.db.PrepareContext(ctx, q)
-		if err != nil {
-			return
-		}
-		if d.stmts == nil {
-			d.stmts = make(map[string]*sql.Stmt)
-		}
-		d.stmts[q] = st
-	}
-}
-
-// stmt is the prepared statement for q, or nil.
-func (d *sqliteDB) stmt(q string) *sql.Stmt {
-	if d == nil {
-		return nil
-	}
-	d.stmtMu.Lock()
-	defer d.stmtMu.Unlock()
-	return d.stmts[q]
 }
 
 func (c sqliteConn) query(ctx context.Context, q string, args []any, each func(scan func(...any) error) error) error {
@@ -150,11 +112,139 @@ func (d *sqliteDB) tx(ctx context.Context, fn func(conn) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(sqliteConn{c: tx, d: d, tx: tx}); err != nil {
+	if err := fn(sqliteConn{c: tx}); err != nil {
 		tx.Rollback()
 		return err
 	}
 	return tx.Commit()
+}
+
+// rawExec is a conn inside an execTx transaction; it only execs.
+type rawExec struct {
+	d  *sqliteDB
+	dc any
+}
+
+func (c rawExec) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	d := c.d
+	st := d.stmts[q]
+	if st == nil {
+		p, ok := c.dc.(driver.ConnPrepareContext)
+		if !ok {
+			return 0, errors.New("spend: sqlite driver cannot prepare with a context")
+		}
+		var err error
+		if st, err = p.PrepareContext(ctx, q); err != nil {
+			return 0, err
+		}
+		d.stmts[q] = st
+	}
+	se, ok := st.(driver.StmtExecContext)
+	if !ok {
+		return 0, errors.New("spend: sqlite driver cannot exec with a context")
+	}
+	nv := d.args[:0]
+	for i, a := range args {
+		nv = append(nv, driver.NamedValue{Ordinal: i + 1, Value: a})
+	}
+	res, err := se.ExecContext(ctx, nv)
+	clear(nv) // keep no strings alive
+	d.args = nv
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (rawExec) query(context.Context, string, []any, func(func(...any) error) error) error {
+	return errors.New("spend: query in an insert transaction")
+}
+
+// execTx is tx for a function that only execs (Insert), through the
+// driver, on the inserter's connection.
+func (d *sqliteDB) execTx(ctx context.Context, fn func(conn) error) error {
+	d.insMu.Lock()
+	defer d.insMu.Unlock()
+	c := d.ins
+	if c == nil {
+		var err error
+		if c, err = d.db.Conn(ctx); err != nil {
+			return err
+		}
+	}
+	err := c.Raw(func(dc any) error {
+		if dc != d.stmtConn {
+			// A connection of its own (a new one after a bad one), or the
+			// pool's one in memory.
+			d.stmts, d.stmtConn = make(map[string]driver.Stmt), dc
+		}
+		err := d.rawTx(ctx, dc, fn)
+		if errors.Is(err, driver.ErrBadConn) {
+			d.closeStmtsOn(dc)
+		}
+		return err
+	})
+	d.ins = c
+	if d.memory || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		// In memory the pool's only connection goes back to it (and comes
+		// back next time, statements and all); a bad one is closed.
+		c.Close()
+		d.ins = nil
+	}
+	return err
+}
+
+// rawTx runs fn in a transaction on the driver connection dc.
+func (d *sqliteDB) rawTx(ctx context.Context, dc any, fn func(conn) error) error {
+	b, ok := dc.(driver.ConnBeginTx)
+	if !ok {
+		return errors.New("spend: sqlite driver cannot begin with a context")
+	}
+	tx, err := b.BeginTx(ctx, driver.TxOptions{})
+	if err != nil {
+		return err
+	}
+	if err := fn(rawExec{d: d, dc: dc}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		tx.Rollback() // a COMMIT that failed may leave the transaction open
+		return err
+	}
+	return nil
+}
+
+// closeStmtsOn closes the inserter's statements if they were prepared on
+// the driver connection dc. Called with insMu held, inside dc's Raw.
+func (d *sqliteDB) closeStmtsOn(dc any) {
+	if dc != d.stmtConn {
+		return
+	}
+	for _, st := range d.stmts {
+		st.Close()
+	}
+	d.stmts, d.stmtConn = nil, nil
+}
+
+// closeStmts closes the inserter's statements and releases its connection.
+func (d *sqliteDB) closeStmts() {
+	d.insMu.Lock()
+	defer d.insMu.Unlock()
+	c := d.ins
+	d.ins = nil
+	if c == nil && len(d.stmts) > 0 {
+		c, _ = d.db.Conn(context.Background()) // in memory: the connection they are on
+	}
+	if c == nil {
+		return
+	}
+	c.Raw(func(dc any) error {
+		d.closeStmtsOn(dc)
+		return nil
+	})
+	d.stmts, d.stmtConn = nil, nil
+	c.Close()
 }
 
 func (d *sqliteDB) script(ctx context.Context, c conn, sql string) error {
@@ -164,11 +254,6 @@ func (d *sqliteDB) script(ctx context.Context, c conn, sql string) error {
 
 func (d *sqliteDB) ping(ctx context.Context) error { return d.db.PingContext(ctx) }
 func (d *sqliteDB) close() error {
-	d.stmtMu.Lock()
-	for q, st := range d.stmts {
-		st.Close()
-		delete(d.stmts, q)
-	}
-	d.stmtMu.Unlock()
+	d.closeStmts()
 	return d.db.Close()
 }

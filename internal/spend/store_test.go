@@ -57,6 +57,14 @@ func TestOpenMemoryAndReopen(t *testing.T) {
 	if got := allIDs(t, s, Filter{}); len(got) != 3 {
 		t.Errorf("memory store has %d records, want 3", len(got))
 	}
+	// The inserter's statements outlive a query on the one connection.
+	more := genRecords(8)
+	if err := s.Insert(context.Background(), more); err != nil {
+		t.Fatal(err)
+	}
+	if got := allIDs(t, s, Filter{}); len(got) != 8 {
+		t.Errorf("memory store has %d records, want 8", len(got))
+	}
 	// Migrations are recorded: opening a file twice does not re-run them.
 	p := "sqlite:///" + t.TempDir() + "/x.db"
 	for i := 0; i < 2; i++ {
@@ -191,6 +199,10 @@ func testIdempotent(t *testing.T, s Store) {
 	if err := s.Insert(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
+	// The same id twice in one batch.
+	if err := s.Insert(ctx, []*record.Record{recs[39], recs[0], recs[0]}); err != nil {
+		t.Fatal(err)
+	}
 	got := allIDs(t, s, Filter{})
 	if len(got) != 40 {
 		t.Fatalf("%d records after replays, want 40", len(got))
@@ -205,6 +217,29 @@ func testIdempotent(t *testing.T, s Store) {
 	}
 	if got := allIDs(t, s, Filter{Limit: MaxLimit}); len(got) != 40+len(big) {
 		t.Fatalf("%d records, want %d", len(got), 40+len(big))
+	}
+}
+
+// TestSQLiteInsertNaNCost: a NaN cost (NULL in SQLite, in a NOT NULL
+// column) fails the whole batch, as the constraint did before Insert
+// became INSERT OR IGNORE, so the Writer finds and rejects the record
+// instead of losing it silently.
+func TestSQLiteInsertNaNCost(t *testing.T) {
+	s := openTestSQLite(t)
+	recs := genRecords(5)
+	recs[3].Cost = math.NaN()
+	if err := s.Insert(context.Background(), recs); err == nil {
+		t.Fatal("Insert of a NaN cost: no error")
+	}
+	if got := allIDs(t, s, Filter{}); len(got) != 0 {
+		t.Errorf("%d records stored from the failed batch", len(got))
+	}
+	recs[3].Cost = math.Inf(1) // SQLite stores infinities
+	if err := s.Insert(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	if got := allIDs(t, s, Filter{}); len(got) != 5 {
+		t.Errorf("%d records, want 5", len(got))
 	}
 }
 

@@ -25,13 +25,13 @@ import (
 //	Record ──chan (QueueSize)──► appender ──write()──► journal segment ──read──► inserter ──tx──► Store
 //	(marshal, never blocks)     fsync ≤ SyncInterval     spend-NNN.jsonl     batch ≤ BatchSize / FlushInterval
 //
-// Record marshals the record to one JSON line on the caller's goroutine and
-// hands it to a bounded queue; when the queue is full the record is
-// dropped and counted (Dropped), never waited for. The appender goroutine
-// drains the queue and appends each batch of lines to the current journal
-// segment with a single write() call, so every line is whole on disk; it
-// fsyncs whenever SyncInterval has passed since the last fsync, and a
-// ticker fsyncs dirty data, so:
+// Record encodes the record as one JSON line (appendLine) on the caller's
+// goroutine and hands it to a bounded queue; when the queue is full the
+// record is dropped and counted (Dropped), never waited for. The appender
+// goroutine drains the queue and appends each batch of lines to the current
+// journal segment with a single write() call, so every line is whole on
+// disk; it fsyncs whenever SyncInterval has passed since the last fsync,
+// and a ticker fsyncs dirty data, so:
 //
 //	a record for every response that finished is in the journal file (page
 //	cache: survives kill -9) within microseconds of Record, after the queue
@@ -130,6 +130,8 @@ type WriterOptions struct {
 	// AppendDelay holds each journal append back (fault injection for the
 	// crash test: it widens the window a non-durable Record would lose).
 	AppendDelay time.Duration
+
+	idlePoll time.Duration // how often an idle inserter looks anyway; FlushInterval
 }
 
 func (o *WriterOptions) defaults() {
@@ -152,6 +154,7 @@ func (o *WriterOptions) defaults() {
 	}
 	def(&o.SyncInterval, 200*time.Millisecond)
 	def(&o.FlushInterval, time.Second)
+	def(&o.idlePoll, o.FlushInterval)
 	def(&o.RetryMin, 100*time.Millisecond)
 	def(&o.RetryMax, 10*time.Second)
 	def(&o.InsertTimeout, 30*time.Second)
@@ -160,10 +163,10 @@ func (o *WriterOptions) defaults() {
 	}
 }
 
-// queued is a record on its way to the appender: its journal line and the
-// snapshot the line encodes.
+// queued is a record on its way to the appender: its journal line (a
+// pooled buffer, returned once written) and the snapshot the line encodes.
 type queued struct {
-	line []byte
+	line *lineBuf
 	rec  *record.Record
 }
 
@@ -324,8 +327,10 @@ func (w *Writer) RecordDurable(r *record.Record) {
 		return
 	}
 	r = snapshot(r)
-	line, err := marshalLine(r)
-	if err != nil {
+	lb := getLineBuf()
+	var err error
+	if lb.b, err = appendLine(lb.b[:0], r); err != nil {
+		putLineBuf(lb)
 		w.dropped.Add(1)
 		return
 	}
@@ -334,11 +339,13 @@ func (w *Writer) RecordDurable(r *record.Record) {
 	w.fileMu.Lock()
 	if w.closed.Load() {
 		w.fileMu.Unlock()
+		putLineBuf(lb)
 		w.dropped.Add(1)
 		return
 	}
-	ok := w.writeBatch(line, []queued{{line: line, rec: r}})
+	ok := w.writeBatch(lb.b, []queued{{line: lb, rec: r}})
 	w.fileMu.Unlock()
+	putLineBuf(lb)
 	if ok {
 		w.syncPending.Store(true)
 	}
@@ -353,15 +360,18 @@ func (w *Writer) record(r *record.Record) bool {
 		return false
 	}
 	rc := snapshot(r)
-	line, err := marshalLine(rc)
-	if err != nil {
+	lb := getLineBuf()
+	var err error
+	if lb.b, err = appendLine(lb.b[:0], rc); err != nil {
+		putLineBuf(lb)
 		w.dropped.Add(1)
 		return false
 	}
 	select {
-	case w.queue <- queued{line: line, rec: rc}:
+	case w.queue <- queued{line: lb, rec: rc}:
 		return true
 	default:
+		putLineBuf(lb)
 		w.dropped.Add(1)
 		return false
 	}
@@ -376,21 +386,6 @@ func snapshot(r *record.Record) *record.Record {
 		c.ID = NewID()
 	}
 	return &c
-}
-
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-func marshalLine(r *record.Record) ([]byte, error) {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(r) // one line, '\n'-terminated
-	line := bytes.Clone(buf.Bytes())
-	if buf.Cap() <= 64<<10 {
-		bufPool.Put(buf)
-	}
-	return line, err
 }
 
 // appendLoop owns the segment file: appends, fsyncs, rotates.
@@ -414,13 +409,13 @@ func (w *Writer) appendLoop() {
 		lastSync = time.Now()
 	}
 	drain := func(first queued) {
-		buf = append(buf[:0], first.line...)
+		buf = append(buf[:0], first.line.b...)
 		items = append(items[:0], first)
 	more:
 		for len(buf) < 1<<20 {
 			select {
 			case q := <-w.queue:
-				buf = append(buf, q.line...)
+				buf = append(buf, q.line.b...)
 				items = append(items, q)
 			default:
 				break more
@@ -434,6 +429,9 @@ func (w *Writer) appendLoop() {
 			dirty = true
 		}
 		w.fileMu.Unlock()
+		for _, q := range items {
+			putLineBuf(q.line)
+		}
 		clear(items)
 	}
 	for {
@@ -479,8 +477,12 @@ func (w *Writer) appendLoop() {
 // one write() and publishes them, in the journal and in memory.
 func (w *Writer) writeBatch(buf []byte, items []queued) bool {
 	n := len(items)
+	var cur *segment
 	w.mu.Lock()
 	full := w.journalLen+int64(len(buf)) > w.opts.MaxJournalBytes
+	if w.file != nil {
+		cur = w.segs[len(w.segs)-1]
+	}
 	w.mu.Unlock()
 	if full {
 		w.dropped.Add(uint64(n))
@@ -493,8 +495,8 @@ func (w *Writer) writeBatch(buf []byte, items []queued) bool {
 			w.log.Warn("spend journal: dropping records", "records", n, "err", err)
 			return false
 		}
+		cur = w.current()
 	}
-	cur := w.current()
 	if _, err := w.file.Write(buf); err != nil {
 		// Cut a torn tail so the next append starts on a line boundary.
 		w.file.Truncate(cur.size)
@@ -509,8 +511,16 @@ func (w *Writer) writeBatch(buf []byte, items []queued) bool {
 	rotate := cur.size >= w.opts.SegmentBytes
 	w.mu.Unlock()
 	w.journaled.Add(uint64(n))
-	w.backlog.Add(int64(n))
-	w.signal(w.dataReady)
+	// Wake the inserter when it may be idle (nothing was waiting: it has
+	// no batch to flush) or a batch is full; in between it holds a partial
+	// batch and its flush timer runs. Every record is counted after it is
+	// visible to the inserter, and the inserter subtracts committed ones
+	// before it looks again, so the record that finds the count at 0 is
+	// one it has not seen. (Were the count off, an idle inserter still
+	// looks every FlushInterval.)
+	if was := w.backlog.Add(int64(n)) - int64(n); was == 0 || was+int64(n) >= int64(w.opts.BatchSize) {
+		w.signal(w.dataReady)
+	}
 	if rotate {
 		w.rotate()
 	}
@@ -521,17 +531,18 @@ func (w *Writer) writeBatch(buf []byte, items []queued) bool {
 // inserter, as far as the buffer has room. Called with mu held.
 func (w *Writer) pushMem(seq uint64, off int64, items []queued) {
 	for _, q := range items {
-		end := off + int64(len(q.line))
+		n := int64(len(q.line.b))
+		end := off + n
 		if len(w.mem) == cap(w.mem) && w.memHead > 0 {
 			k := copy(w.mem, w.mem[w.memHead:])
 			clear(w.mem[k:])
 			w.mem, w.memHead = w.mem[:k], 0
 		}
-		if len(w.mem) == cap(w.mem) || w.memBytes+int64(len(q.line)) > memMaxBytes {
+		if len(w.mem) == cap(w.mem) || w.memBytes+n > memMaxBytes {
 			return // the rest is read back from the journal
 		}
 		w.mem = append(w.mem, memRec{rec: q.rec, seq: seq, start: off, end: end})
-		w.memBytes += int64(len(q.line))
+		w.memBytes += n
 		off = end
 	}
 }
@@ -789,24 +800,24 @@ func (w *Writer) insertLoop() {
 			w.checkpoint(pos, last)
 			return
 		}
-		var wait <-chan time.Time
-		var t *time.Timer
+		// With a partial batch, wait until it is due; idle, look again
+		// after FlushInterval anyway, so that a record the appender did not
+		// wake us for (see writeBatch) waits that long at most.
+		wait := w.opts.idlePoll
 		if len(pending) > 0 {
-			t = time.NewTimer(time.Until(firstAt.Add(w.opts.FlushInterval)))
-			wait = t.C
+			wait = time.Until(firstAt.Add(w.opts.FlushInterval))
 		}
+		t := time.NewTimer(wait)
 		select {
 		case <-w.dataReady:
-		case <-wait:
+		case <-t.C:
 		case <-stop:
 			draining = true
 			stop = nil // closed: do not select it again
 		case <-w.crashed:
 			return
 		}
-		if t != nil {
-			t.Stop()
-		}
+		t.Stop()
 	}
 }
 
