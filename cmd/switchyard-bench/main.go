@@ -227,6 +227,14 @@ func checkNames(kind string, got, known []string) error {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 2 && (args[0] == "-markdown" || args[0] == "--markdown") {
+		// Render a result file as the tables of docs/benchmarks.md.
+		if err := renderMarkdown(args[1], stdout); err != nil {
+			fmt.Fprintln(stderr, "switchyard-bench:", err)
+			return 1
+		}
+		return 0
+	}
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		if err == flag.ErrHelp {

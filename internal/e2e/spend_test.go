@@ -135,6 +135,11 @@ func TestSpendStreamsPricedLikeNonStreams(t *testing.T) {
 	if err != nil || math.Abs(cost-want) > 1e-12 {
 		t.Fatalf("x-litellm-response-cost %q (%s)", r.Header.Get("X-Litellm-Response-Cost"), b)
 	}
+	// A non-streamed reply goes out whole, with its length (flushed before
+	// the call's bookkeeping), never chunked.
+	if r.ContentLength != int64(len(b)) || len(r.TransferEncoding) != 0 {
+		t.Fatalf("content-length %d, transfer-encoding %v, body %d bytes", r.ContentLength, r.TransferEncoding, len(b))
+	}
 
 	t.Run("report and stats", func(t *testing.T) {
 		waitLogs(t, g, "", 4)

@@ -287,6 +287,21 @@ func (c *call) commit(d *router.Deployment, contentType string, status int) {
 	c.w.WriteHeader(status)
 }
 
+// reply sends a whole non-streamed reply: headers with its length, the
+// record made durable, then the body, flushed at once, so that the client
+// has its answer before the call's bookkeeping (router state, request log)
+// runs.
+func (c *call) reply(body []byte) error {
+	c.w.Header()["Content-Length"] = []string{strconv.Itoa(len(body))}
+	c.commit(c.info.dep, "application/json", http.StatusOK)
+	c.recordNow()
+	if _, err := c.w.Write(body); err != nil {
+		return err
+	}
+	c.flush()
+	return nil
+}
+
 func (c *call) flush() {
 	if c.rc == nil {
 		c.rc = http.NewResponseController(c.w)
@@ -333,10 +348,7 @@ func (c *call) passthrough(ctx context.Context, d *router.Deployment, upModel st
 		tracker.ObserveBody(b)
 		c.setUsage(tracker.Usage())
 		c.keepResponse(b)
-		c.commit(d, "application/json", http.StatusOK)
-		c.recordNow()
-		_, err = c.w.Write(b)
-		return true, err
+		return true, c.reply(b)
 	}
 	return c.relay(ctx, d, resp.Body, tracker, injected)
 }
@@ -519,10 +531,7 @@ func (c *call) translated(ctx context.Context, d *router.Deployment, upModel str
 			return false, err
 		}
 		c.keepResponse(enc)
-		c.commit(d, "application/json", http.StatusOK)
-		c.recordNow()
-		_, err = c.w.Write(enc)
-		return true, err
+		return true, c.reply(enc)
 	}
 	st := up.NewStreamReader(resp.Body)
 	defer st.Close()
