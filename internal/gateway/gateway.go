@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyard/switchyard/internal/callbacks"
@@ -168,7 +170,38 @@ func (d durable) Record(r *record.Record) { d.w.RecordDurable(r) }
 // price is what a call cost: the deployment's configured prices, else the
 // price table; local deployments cost 0 unless configured.
 func price(d *router.Deployment, upstreamModel string, u llm.Usage) float64 {
-	return pricing.Cost(pricing.ForDeployment(d.Cfg, upstreamModel), u)
+	return pricing.Cost(prices.get(d, upstreamModel), u)
+}
+
+// priceCache keeps each deployment's price per upstream model: working it
+// out parses the api_base and normalizes the name, twice per call. Bounded:
+// a wildcard deployment sees model names chosen by clients.
+type priceCache struct {
+	m sync.Map // priceKey -> pricing.Price
+	n atomic.Int64
+}
+
+type priceKey struct {
+	d     *router.Deployment
+	model string
+}
+
+const maxCachedPrices = 4096
+
+var prices priceCache
+
+func (c *priceCache) get(d *router.Deployment, upstreamModel string) pricing.Price {
+	k := priceKey{d, upstreamModel}
+	if p, ok := c.m.Load(k); ok {
+		return p.(pricing.Price)
+	}
+	p := pricing.ForDeployment(d.Cfg, upstreamModel)
+	if c.n.Load() < maxCachedPrices {
+		if _, loaded := c.m.LoadOrStore(k, p); !loaded {
+			c.n.Add(1)
+		}
+	}
+	return p
 }
 
 // routerPrice feeds cost-based routing.

@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 
 	"github.com/switchyard/switchyard/internal/config"
+	"github.com/switchyard/switchyard/internal/llm"
+	"github.com/switchyard/switchyard/internal/pricing"
+	"github.com/switchyard/switchyard/internal/router"
 )
 
 // TestUpstreamClient: a gateway sends upstream calls over the fast client's
@@ -40,5 +44,30 @@ general_settings:
 				}
 			}
 		})
+	}
+}
+
+// TestPriceCache: a cached price is the price, and a wildcard deployment's
+// client-chosen names cannot grow the cache without bound.
+func TestPriceCache(t *testing.T) {
+	d := &router.Deployment{Cfg: config.Deployment{ModelName: "*", Model: "anthropic/*", Provider: "anthropic"}}
+	u := llm.Usage{InputTokens: 1000, OutputTokens: 500, CacheReadTokens: 200}
+	for _, m := range []string{"claude-sonnet-4-5", "claude-haiku-4-5", "claude-sonnet-4-5", "no-such-model"} {
+		want := pricing.Cost(pricing.ForDeployment(d.Cfg, m), u)
+		for range 2 {
+			if got := price(d, m, u); got != want {
+				t.Fatalf("%s: cached price %g, want %g", m, got, want)
+			}
+		}
+	}
+	if price(d, "claude-sonnet-4-5", u) <= 0 {
+		t.Fatal("a listed model priced 0")
+	}
+	var c priceCache
+	for i := range maxCachedPrices + 100 {
+		c.get(d, fmt.Sprintf("model-%d", i))
+	}
+	if n := c.n.Load(); n != maxCachedPrices {
+		t.Fatalf("cache holds %d prices, bound %d", n, maxCachedPrices)
 	}
 }
