@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -364,7 +365,12 @@ var (
 // written, so a failure there can still be retried. A stream that ends
 // without its dialect's end marker becomes an in-band error for the client.
 func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, tracker llm.UsageTracker, dropUsageChunk bool) (bool, error) {
-	br := bufio.NewReaderSize(body, 8<<10)
+	br := relayReaders.Get().(*bufio.Reader)
+	br.Reset(body)
+	defer func() {
+		br.Reset(nil)
+		relayReaders.Put(br)
+	}()
 	var line, ev, data, name []byte
 	committed, done := false, false
 	for {
@@ -443,6 +449,9 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 		return true, e
 	}
 }
+
+// relayReaders are the relay's 8 KB read buffers, reused across streams.
+var relayReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
 
 // maxEventBytes bounds one relayed line.
 const maxEventBytes = 16 << 20
