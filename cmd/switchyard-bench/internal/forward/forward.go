@@ -192,23 +192,7 @@ func (s *Std) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(w, resp.Body)
 		return
 	}
-	fl, _ := w.(http.Flusher)
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	for {
-		n, err := resp.Body.Read(*bp)
-		if n > 0 {
-			if _, werr := w.Write((*bp)[:n]); werr != nil {
-				return
-			}
-			if fl != nil {
-				fl.Flush()
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
+	relayFlushed(w, resp.Body)
 }
 
 // ServeStd serves the net/http forwarder on ln until the process exits.
@@ -259,11 +243,17 @@ func (h *Hybrid) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() { _ = resp.CloseBodyStream() }()
 	w.WriteHeader(resp.StatusCode())
+	relayFlushed(w, bs)
+}
+
+// relayFlushed copies a stream to a net/http client, flushing after every
+// read, until either side fails.
+func relayFlushed(w http.ResponseWriter, r io.Reader) {
 	fl, _ := w.(http.Flusher)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	for {
-		n, err := bs.Read(*bp)
+		n, err := r.Read(*bp)
 		if n > 0 {
 			if _, werr := w.Write((*bp)[:n]); werr != nil {
 				return
