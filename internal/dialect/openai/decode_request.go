@@ -390,6 +390,9 @@ func urlPart(typ llm.PartType, u, param string) (llm.Part, error) {
 	if !isB64 {
 		return llm.Part{}, invalid(param, "data URLs must be base64-encoded")
 	}
+	if data == "" {
+		return llm.Part{}, invalid(param, "the data URL holds no data")
+	}
 	return llm.Part{Type: typ, MediaType: media, Data: data}, nil
 }
 
