@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/switchyard/switchyard/internal/llm"
 )
@@ -345,13 +346,13 @@ func (u *Upstream) prepare() *fastUpstream {
 	f := &fastUpstream{}
 	hdr := make(map[string]string, len(u.Headers))
 	for k, v := range u.Headers {
-		if !validHeaderName(k) || !validHeaderValue(v) {
+		if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
 			return nil // net/http refuses it; let it say so
 		}
 		hdr[http.CanonicalHeaderKey(k)] = v
 	}
 	over := func(k string) bool { _, ok := hdr[k]; return ok }
-	if !validHeaderValue(u.APIKey) {
+	if !httpguts.ValidHeaderFieldValue(u.APIKey) {
 		return nil
 	}
 	b := f.static
@@ -465,7 +466,7 @@ func (f *fastUpstream) appendRequest(b []byte, t *target, body []byte, in http.H
 			continue // the default goes out below
 		}
 		for _, v := range vs {
-			if !validHeaderValue(v) {
+			if !httpguts.ValidHeaderFieldValue(v) {
 				return b, false
 			}
 			b = appendHeader(b, h, v)
@@ -492,34 +493,6 @@ func appendHeader(b []byte, k, v string) []byte {
 	b = append(b, ": "...)
 	b = append(b, v...)
 	return append(b, "\r\n"...)
-}
-
-// validHeaderName: a non-empty token (RFC 9110 5.1).
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '!', c == '#', c == '$', c == '%', c == '&', c == '\'', c == '*', c == '+',
-			c == '-', c == '.', c == '^', c == '_', c == '`', c == '|', c == '~':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderValue: no control byte but tab.
-func validHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // reqBuf is a pooled buffer for a request head.
