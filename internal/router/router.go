@@ -48,7 +48,7 @@ func (d *Deployment) UpstreamModel(star string) string {
 type Group struct {
 	Name        string
 	Deployments []*Deployment
-	// ids are the Deployments' IDs, made once for state reads.
+	// ids are the Deployments' IDs, made once by New for state reads.
 	ids []string
 	// prefix and suffix around the '*' of a wildcard name.
 	wildcard       bool

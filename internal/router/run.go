@@ -266,12 +266,6 @@ func (r *Router) backoff(attempt int, retryAfter time.Duration) time.Duration {
 // fails it returns what this process knows (in-flight counts only).
 func (r *Router) read(ctx context.Context, g *Group, minute int64) []Snapshot {
 	ids := g.ids
-	if len(ids) != len(g.Deployments) {
-		ids = make([]string, len(g.Deployments))
-		for i, d := range g.Deployments {
-			ids[i] = d.ID()
-		}
-	}
 	var snaps []Snapshot
 	err := r.state.do(ctx, "read", func(ctx context.Context) error {
 		s, err := r.opts.State.Read(ctx, ids, minute)
