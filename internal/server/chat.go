@@ -86,22 +86,11 @@ func readAllSized(rd io.Reader, declared, limit int64) ([]byte, error) {
 	if declared <= 0 || declared > limit {
 		return io.ReadAll(rd)
 	}
-	// One byte more than declared, so the final read sees EOF without
-	// growing the buffer.
-	b := make([]byte, 0, declared+1)
-	for {
-		n, err := rd.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-	}
+	var buf bytes.Buffer
+	// MinRead more than declared: ReadFrom then sees EOF without growing.
+	buf.Grow(int(declared) + bytes.MinRead)
+	_, err := buf.ReadFrom(rd)
+	return buf.Bytes(), err
 }
 
 func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, client llm.Dialect) error {
@@ -279,11 +268,7 @@ func (c *call) commit(d *router.Deployment, contentType string, status int) {
 	set("X-Litellm-Attempted-Retries", strconv.Itoa(c.try.Retries))
 	set("X-Litellm-Attempted-Fallbacks", strconv.Itoa(c.try.Fallbacks))
 	set("X-Litellm-Overhead-Duration-Ms", strconv.FormatInt(c.overhead().Milliseconds(), 10))
-	callID := c.info.reqID
-	if callID == "" {
-		callID = h.Get("Request-Id")
-	}
-	set("X-Litellm-Call-Id", callID)
+	set("X-Litellm-Call-Id", h.Get("Request-Id"))
 	set("X-Litellm-Response-Duration-Ms", strconv.FormatInt(time.Since(c.start).Milliseconds(), 10))
 	c.w.WriteHeader(status)
 }
