@@ -65,6 +65,7 @@ type Gateway struct {
 	deps      []*router.Deployment
 	client    *http.Client
 	pool      *provider.Pool
+	prices    priceCache
 }
 
 // New builds the gateway for cfg.
@@ -147,7 +148,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		PingInterval:   opts.PingInterval,
 		Logger:         log,
 		Sink:           sinks,
-		Price:          price,
+		Price:          g.prices.price,
 		StorePrompts:   cfg.LiteLLM.StorePromptsInSpendLogs || cfg.General.StorePromptsInSpendLogs,
 		InFlight:       g.metrics.InFlight,
 		Metrics:        g.metrics.Handler(),
@@ -167,12 +168,6 @@ type durable struct{ w *spend.Writer }
 
 func (d durable) Record(r *record.Record) { d.w.RecordDurable(r) }
 
-// price is what a call cost: the deployment's configured prices, else the
-// price table; local deployments cost 0 unless configured.
-func price(d *router.Deployment, upstreamModel string, u llm.Usage) float64 {
-	return pricing.Cost(prices.get(d, upstreamModel), u)
-}
-
 // priceCache keeps each deployment's price per upstream model: working it
 // out parses the api_base and normalizes the name, twice per call. Bounded:
 // a wildcard deployment sees model names chosen by clients.
@@ -188,7 +183,11 @@ type priceKey struct {
 
 const maxCachedPrices = 4096
 
-var prices priceCache
+// price is what a call cost: the deployment's configured prices, else the
+// price table; local deployments cost 0 unless configured.
+func (c *priceCache) price(d *router.Deployment, upstreamModel string, u llm.Usage) float64 {
+	return pricing.Cost(c.get(d, upstreamModel), u)
+}
 
 func (c *priceCache) get(d *router.Deployment, upstreamModel string) pricing.Price {
 	k := priceKey{d, upstreamModel}

@@ -52,15 +52,16 @@ general_settings:
 func TestPriceCache(t *testing.T) {
 	d := &router.Deployment{Cfg: config.Deployment{ModelName: "*", Model: "anthropic/*", Provider: "anthropic"}}
 	u := llm.Usage{InputTokens: 1000, OutputTokens: 500, CacheReadTokens: 200}
+	var prices priceCache
 	for _, m := range []string{"claude-sonnet-4-5", "claude-haiku-4-5", "claude-sonnet-4-5", "no-such-model"} {
 		want := pricing.Cost(pricing.ForDeployment(d.Cfg, m), u)
 		for range 2 {
-			if got := price(d, m, u); got != want {
+			if got := prices.price(d, m, u); got != want {
 				t.Fatalf("%s: cached price %g, want %g", m, got, want)
 			}
 		}
 	}
-	if price(d, "claude-sonnet-4-5", u) <= 0 {
+	if prices.price(d, "claude-sonnet-4-5", u) <= 0 {
 		t.Fatal("a listed model priced 0")
 	}
 	var c priceCache
