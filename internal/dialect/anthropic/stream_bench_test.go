@@ -1,7 +1,6 @@
 package anthropic_test
 
 import (
-	"bytes"
 	"io"
 	"testing"
 
@@ -20,31 +19,12 @@ import (
 // Anthropic client stream: upstream reader → hub events → Anthropic writer.
 func BenchmarkTranslateStream(b *testing.B) {
 	req := &llm.Request{Model: "claude-xlate"}
-	for _, tc := range []struct {
-		name string
-		in   []byte
-		read func(io.Reader) llm.Stream
-	}{
-		{"openai-to-anthropic", benchdata.OpenAIStream(), openai.Codec{}.NewStreamReader},
-		{"ollama-to-anthropic", benchdata.OllamaStream(), ollama.Codec{}.NewStreamReader},
-		{"anthropic-reader-only", benchdata.AnthropicStream(), anthropic.Codec{}.NewStreamReader},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			w := &benchdata.CountWriter{}
-			if n := benchdata.Pump(b, tc.read(bytes.NewReader(tc.in)), anthropic.Codec{}.NewStreamWriter(w, req)); n < 5 {
-				b.Fatalf("only %d events", n)
-			}
-			b.ReportAllocs()
-			b.SetBytes(int64(len(tc.in)))
-			for b.Loop() {
-				var sw llm.StreamWriter = anthropic.Codec{}.NewStreamWriter(w, req)
-				if tc.name == "anthropic-reader-only" {
-					sw = nopWriter{}
-				}
-				benchdata.Pump(b, tc.read(bytes.NewReader(tc.in)), sw)
-			}
-		})
-	}
+	benchdata.TranslateStream(b, []benchdata.StreamCase{
+		{Name: "openai-to-anthropic", In: benchdata.OpenAIStream(), Read: openai.Codec{}.NewStreamReader},
+		{Name: "ollama-to-anthropic", In: benchdata.OllamaStream(), Read: ollama.Codec{}.NewStreamReader},
+		{Name: "anthropic-reader-only", In: benchdata.AnthropicStream(), Read: anthropic.Codec{}.NewStreamReader,
+			Writer: func(io.Writer) llm.StreamWriter { return nopWriter{} }},
+	}, func(w io.Writer) llm.StreamWriter { return anthropic.Codec{}.NewStreamWriter(w, req) })
 }
 
 type nopWriter struct{}

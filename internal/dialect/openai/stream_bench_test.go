@@ -21,26 +21,10 @@ import (
 // OpenAI client stream: upstream reader → hub events → OpenAI writer.
 func BenchmarkTranslateStream(b *testing.B) {
 	req := &llm.Request{Model: "bench-model"}
-	for _, tc := range []struct {
-		name string
-		in   []byte
-		read func(io.Reader) llm.Stream
-	}{
-		{"anthropic-to-openai", benchdata.AnthropicStream(), anthropic.Codec{}.NewStreamReader},
-		{"ollama-to-openai", benchdata.OllamaStream(), ollama.Codec{}.NewStreamReader},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			w := &benchdata.CountWriter{}
-			if n := benchdata.Pump(b, tc.read(bytes.NewReader(tc.in)), openai.Codec{}.NewStreamWriter(w, req)); n < 5 {
-				b.Fatalf("only %d events", n)
-			}
-			b.ReportAllocs()
-			b.SetBytes(int64(len(tc.in)))
-			for b.Loop() {
-				benchdata.Pump(b, tc.read(bytes.NewReader(tc.in)), openai.Codec{}.NewStreamWriter(w, req))
-			}
-		})
-	}
+	benchdata.TranslateStream(b, []benchdata.StreamCase{
+		{Name: "anthropic-to-openai", In: benchdata.AnthropicStream(), Read: anthropic.Codec{}.NewStreamReader},
+		{Name: "ollama-to-openai", In: benchdata.OllamaStream(), Read: ollama.Codec{}.NewStreamReader},
+	}, func(w io.Writer) llm.StreamWriter { return openai.Codec{}.NewStreamWriter(w, req) })
 }
 
 // BenchmarkEncodeRequest is the OpenAI upstream codec's encode of the

@@ -76,6 +76,39 @@ func Pump(tb testing.TB, st llm.Stream, sw llm.StreamWriter) int {
 	}
 }
 
+// StreamCase is one upstream stream for TranslateStream: its bytes and the
+// reader of its dialect. Writer, when set, replaces TranslateStream's
+// client writer for this case.
+type StreamCase struct {
+	Name   string
+	In     []byte
+	Read   func(io.Reader) llm.Stream
+	Writer func(io.Writer) llm.StreamWriter
+}
+
+// TranslateStream benchmarks each case translated whole: the upstream
+// reader's hub events written by newWriter (the client dialect's writer).
+// A case must first yield at least 5 events.
+func TranslateStream(b *testing.B, cases []StreamCase, newWriter func(io.Writer) llm.StreamWriter) {
+	for _, tc := range cases {
+		mk := newWriter
+		if tc.Writer != nil {
+			mk = tc.Writer
+		}
+		b.Run(tc.Name, func(b *testing.B) {
+			w := &CountWriter{}
+			if n := Pump(b, tc.Read(bytes.NewReader(tc.In)), mk(w)); n < 5 {
+				b.Fatalf("only %d events", n)
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.In)))
+			for b.Loop() {
+				Pump(b, tc.Read(bytes.NewReader(tc.In)), mk(w))
+			}
+		})
+	}
+}
+
 // CountWriter counts the bytes written to it.
 type CountWriter struct{ N int }
 
