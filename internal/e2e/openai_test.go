@@ -21,6 +21,16 @@ func oaClient(g *gw) openai.Client {
 	return openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(masterKey), option.WithMaxRetries(0))
 }
 
+// chatN sends n chat requests for model, each of which must succeed.
+func chatN(t *testing.T, c openai.Client, model string, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := c.Chat.Completions.New(context.Background(), params(model)); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+}
+
 func params(model string) openai.ChatCompletionNewParams {
 	return openai.ChatCompletionNewParams{
 		Model:    model,
@@ -405,11 +415,7 @@ general_settings:
   master_key: sk-test-master
 `, map[string]string{"BAD": bad.URL, "GOOD": good.URL})
 	c := oaClient(g)
-	for i := range 10 {
-		if _, err := c.Chat.Completions.New(context.Background(), params("gpt-4o")); err != nil {
-			t.Fatalf("request %d: %v", i, err)
-		}
-	}
+	chatN(t, c, "gpt-4o", 10)
 	if good.ChatCount() != 10 {
 		t.Fatalf("good deployment served %d of 10", good.ChatCount())
 	}

@@ -156,11 +156,7 @@ general_settings:
   master_key: sk-test-master
 `, map[string]string{"BAD": limited.URL, "GOOD": good.URL})
 	c := oaClient(g)
-	for i := range 10 {
-		if _, err := c.Chat.Completions.New(context.Background(), params("gpt-4o")); err != nil {
-			t.Fatalf("request %d: %v", i, err)
-		}
-	}
+	chatN(t, c, "gpt-4o", 10)
 	if limited.ChatCount() != 1 || good.ChatCount() != 10 {
 		t.Fatalf("rate-limited deployment got %d calls, healthy %d", limited.ChatCount(), good.ChatCount())
 	}
@@ -217,11 +213,7 @@ general_settings:
   master_key: sk-test-master
 `, map[string]string{"LOCAL": local.URL, "CLOUD": cloud.URL})
 	c := oaClient(g)
-	for i := range 10 {
-		if _, err := c.Chat.Completions.New(context.Background(), params("claude-3-5-sonnet-20241022")); err != nil {
-			t.Fatalf("request %d: %v", i, err)
-		}
-	}
+	chatN(t, c, "claude-3-5-sonnet-20241022", 10)
 	if local.ChatCount() != 10 || cloud.ChatCount() != 0 {
 		t.Fatalf("local %d cloud %d", local.ChatCount(), cloud.ChatCount())
 	}
@@ -252,11 +244,7 @@ general_settings:
   master_key: sk-test-master
 `, map[string]string{"FAST": fast.URL, "SLOW": slowUp.URL})
 	c := oaClient(g)
-	for i := range 30 {
-		if _, err := c.Chat.Completions.New(context.Background(), params("gpt-4o")); err != nil {
-			t.Fatalf("request %d: %v", i, err)
-		}
-	}
+	chatN(t, c, "gpt-4o", 30)
 	if s := slowUp.ChatCount(); s > 3 {
 		t.Fatalf("slow deployment got %d of 30", s)
 	}
