@@ -1,0 +1,67 @@
+package httpd
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// memConn is a connection whose client sent in and then closed its side.
+type memConn struct {
+	in  *bytes.Reader
+	out bytes.Buffer
+}
+
+func (c *memConn) Read(p []byte) (int, error)       { return c.in.Read(p) }
+func (c *memConn) Write(p []byte) (int, error)      { return c.out.Write(p) }
+func (c *memConn) Close() error                     { return nil }
+func (c *memConn) LocalAddr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4000} }
+func (c *memConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000} }
+func (c *memConn) SetDeadline(time.Time) error      { return nil }
+func (c *memConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *memConn) SetWriteDeadline(time.Time) error { return nil }
+
+// FuzzServeConn feeds arbitrary bytes to a connection: the server must not
+// panic, and what it writes back must read as a sequence of well-formed
+// responses, one per request it answered.
+func FuzzServeConn(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}GET /x HTTP/1.1\r\n\r\n",
+		"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
+		"HEAD / HTTP/1.0\r\n\r\n",
+		"POST /x HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n",
+		"GET /%zz?%%% HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST /x HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		s := &Server{Handler: HandlerFunc(echo), Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: 1 << 16, MaxHeaderBytes: 4096}
+		s.init()
+		mc := &memConn{in: bytes.NewReader(in)}
+		c := s.newConn(mc)
+		c.serve()
+		br := bufio.NewReader(&mc.out)
+		for {
+			if _, err := br.Peek(1); errors.Is(err, io.EOF) {
+				return
+			}
+			resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+			if err != nil {
+				t.Fatalf("unreadable response: %v\nin: %q\nout: %q", err, in, mc.out.Bytes())
+			}
+			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+				t.Fatalf("unreadable body: %v\nin: %q", err, in)
+			}
+			resp.Body.Close()
+		}
+	})
+}

@@ -1,0 +1,252 @@
+package httpd
+
+import (
+	"bufio"
+	"net/http"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Header is a response header (fasthttp's: Set, Add, Del, Peek,
+// SetContentType). Set the length with Response.SetContentLength, not
+// here.
+type Header = fasthttp.ResponseHeader
+
+// holdBack bounds the body a Response keeps before its head is sent: a
+// reply smaller than this that the handler neither flushes nor sizes goes
+// out with a Content-Length; a larger one is sent chunked.
+const holdBack = 32 << 10
+
+// Response writes one response. The status and headers go out with the
+// first Flush, the first write past holdBack or after SetContentLength, or
+// when the handler returns; until then they can change. Like net/http's
+// ResponseWriter, it sends a body the handler did not size with a
+// Content-Length when the body is complete before anything was flushed,
+// else chunked; each Flush sends what was written at once (one write(2)).
+// A write error sticks: once the client is gone every later Write and
+// Flush returns it.
+type Response struct {
+	hdr    Header
+	bw     *bufio.Writer
+	status int
+	// declared is the length set with SetContentLength, -1 when none.
+	declared int
+	// head is set once the head is written (into bw; Flush sends it).
+	head    bool
+	chunked bool
+	noBody  bool // a HEAD request or a status without a body
+	isHEAD  bool
+	http10  bool
+	buf     []byte // the body held back before the head
+	written int64  // body bytes written after the head
+	err     error
+	// close asks for the connection to be closed after this response.
+	close bool
+}
+
+// Header returns the header to change before the head goes out.
+func (w *Response) Header() *Header { return &w.hdr }
+
+// Status is the status sent or to be sent (200 until WriteHeader).
+func (w *Response) Status() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// Started reports whether the handler set a status or wrote body bytes.
+func (w *Response) Started() bool { return w.status != 0 || w.head }
+
+// Committed reports whether the head was written: from then on the status
+// and headers cannot change.
+func (w *Response) Committed() bool { return w.head }
+
+// WriteHeader sets the status; only the first call counts, and none after
+// the head went out.
+func (w *Response) WriteHeader(status int) {
+	if w.status == 0 && !w.head {
+		w.status = status
+	}
+}
+
+// SetContentLength declares the body's length: the head goes out with the
+// first Write, and the body follows unbuffered.
+func (w *Response) SetContentLength(n int) {
+	if !w.head && n >= 0 {
+		w.declared = n
+	}
+}
+
+// SetClose makes the server close the connection after this response (and
+// say so in its Connection header when the head is not out yet).
+func (w *Response) SetClose() { w.close = true }
+
+// Write writes body bytes.
+func (w *Response) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.head {
+		return w.writeBody(p)
+	}
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if w.declared >= 0 {
+		w.writeHead(w.declared)
+		return w.writeBody(p)
+	}
+	if len(w.buf)+len(p) <= holdBack {
+		w.buf = append(w.buf, p...)
+		return len(p), nil
+	}
+	w.writeHead(-1)
+	return w.writeBody(p)
+}
+
+// WriteString is Write of a string.
+func (w *Response) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
+
+// Flush sends everything written so far, the head too.
+func (w *Response) Flush() error {
+	if w.err != nil {
+		return w.err
+	}
+	if !w.head {
+		w.writeHead(w.declared)
+	}
+	if w.err == nil {
+		if err := w.bw.Flush(); err != nil {
+			w.err = err
+		}
+	}
+	return w.err
+}
+
+// writeHead writes the status line and headers into bw, then the held-back
+// body; size is the body's length, or -1 when unknown (chunked; for
+// HTTP/1.0, the body ends when the connection closes).
+func (w *Response) writeHead(size int) {
+	w.head = true
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	w.hdr.SetStatusCode(w.status)
+	w.noBody = w.isHEAD || !bodyAllowed(w.status)
+	switch {
+	case !bodyAllowed(w.status):
+		// No length and no transfer coding on 1xx, 204, 304.
+	case size >= 0:
+		w.hdr.SetContentLength(size)
+	case w.isHEAD:
+		// The length of a HEAD reply's body is unknown: say nothing.
+	case w.http10:
+		w.hdr.SetContentLength(-2)
+		w.close = true
+	default:
+		w.hdr.SetContentLength(-1)
+		w.chunked = true
+	}
+	if w.close {
+		w.hdr.SetConnectionClose()
+	}
+	if _, err := w.bw.Write(w.hdr.Header()); err != nil {
+		w.err = err
+		return
+	}
+	if len(w.buf) > 0 {
+		b := w.buf
+		w.buf = w.buf[:0]
+		_, _ = w.writeBody(b)
+	}
+}
+
+func (w *Response) writeBody(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.noBody || len(p) == 0 {
+		return len(p), nil
+	}
+	if w.chunked {
+		var hb [18]byte
+		h := strconv.AppendUint(hb[:0], uint64(len(p)), 16)
+		h = append(h, '\r', '\n')
+		if _, err := w.bw.Write(h); err != nil {
+			w.err = err
+			return 0, err
+		}
+	}
+	if _, err := w.bw.Write(p); err != nil {
+		w.err = err
+		return 0, err
+	}
+	w.written += int64(len(p))
+	if w.chunked {
+		if _, err := w.bw.WriteString("\r\n"); err != nil {
+			w.err = err
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// finish ends the response after the handler returned and flushes it. It
+// reports whether the connection can serve another request.
+func (w *Response) finish() bool {
+	if !w.head && w.err == nil {
+		size := len(w.buf)
+		if w.declared >= 0 {
+			size = w.declared
+		}
+		w.writeHead(size)
+	}
+	if w.err == nil && w.chunked {
+		if _, err := w.bw.WriteString("0\r\n\r\n"); err != nil {
+			w.err = err
+		}
+	}
+	if w.err == nil {
+		if err := w.bw.Flush(); err != nil {
+			w.err = err
+		}
+	}
+	if w.err != nil {
+		return false
+	}
+	if !w.chunked && !w.noBody && w.hdr.ContentLength() >= 0 && int64(w.hdr.ContentLength()) != w.written {
+		// A declared length the handler did not keep to: the client cannot
+		// find where the next response starts.
+		return false
+	}
+	return !w.close
+}
+
+// fail marks the response failed: the connection is closed without ending
+// a chunked body, so the client sees the cut instead of a complete reply.
+func (w *Response) fail(err error) {
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+func (w *Response) reset(bw *bufio.Writer, isHEAD, http10 bool) {
+	w.hdr.Reset()
+	w.hdr.SetNoDefaultContentType(true)
+	w.bw = bw
+	w.status, w.declared = 0, -1
+	w.head, w.chunked, w.noBody, w.close = false, false, false, false
+	w.isHEAD, w.http10 = isHEAD, http10
+	if cap(w.buf) > 4*holdBack {
+		w.buf = nil
+	}
+	w.buf = w.buf[:0]
+	w.written = 0
+	w.err = nil
+}
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}

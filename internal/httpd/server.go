@@ -1,0 +1,563 @@
+// Package httpd is Switchyard's HTTP/1.1 server: fasthttp's request parser
+// and header types under a connection loop of its own.
+//
+// It exists for two things neither standard server gives together
+// (docs/benchmarks.md has the measurements):
+//
+//   - the cost of fasthttp's server (no allocation per request, headers
+//     parsed in place, a pooled body), where net/http's server alone spends
+//     more CPU per request than a whole fasthttp forwarder;
+//   - what net/http gives and fasthttp's server does not: a handler learns
+//     that its client went away (its context is canceled, which stops the
+//     upstream generation), and streams its response with a flush per event
+//     straight to the socket, on its own goroutine, while it can still
+//     retry before the first byte.
+//
+// One goroutine serves each connection: it reads a request (header and
+// whole body), runs the handler, ends the response and waits for the next
+// request. While a handler runs nothing reads the connection, so a client
+// that leaves would go unnoticed: after WatchAfter the server starts a
+// watcher on the connection (a read of one byte into the connection's
+// buffer, as net/http's background read does) that cancels the request's
+// context when the read ends in EOF or an error. Quick requests never pay
+// for it.
+package httpd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Handler serves one request.
+type Handler interface {
+	ServeHTTPD(w *Response, r *Request)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(w *Response, r *Request)
+
+// ServeHTTPD implements Handler.
+func (f HandlerFunc) ServeHTTPD(w *Response, r *Request) { f(w, r) }
+
+// Errors.
+var (
+	// ErrClientGone is the cause of a request context canceled because its
+	// connection was closed or reset.
+	ErrClientGone = errors.New("httpd: client went away")
+	// ErrBodyTooLarge is Request.BodyErr for a body over MaxBodyBytes.
+	ErrBodyTooLarge = errors.New("httpd: request body too large")
+	// ErrServerClosed is returned by Serve after Shutdown or Close.
+	ErrServerClosed = errors.New("httpd: server closed")
+	// ErrShutdown is the cause of request contexts canceled by Close, or by
+	// Shutdown when its context ends.
+	ErrShutdown = errors.New("httpd: server shut down")
+)
+
+// Server serves HTTP/1.1 (and 1.0) on listeners.
+type Server struct {
+	Handler Handler
+	// ReadHeaderTimeout bounds reading a request's header and body once its
+	// first byte arrived; 30s when zero.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout bounds the wait for the next request on a kept-alive
+	// connection (and for the first one); 120s when zero.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's line and header (it is the size of
+	// each connection's read buffer); 16 KiB when zero. A larger one is
+	// answered 431.
+	MaxHeaderBytes int
+	// MaxBodyBytes bounds a request body; 64 MiB when zero. One declared
+	// larger is not read and is passed to the handler as Request.BodyErr =
+	// ErrBodyTooLarge (then the connection closes); a chunked one that grows
+	// larger is answered 413.
+	MaxBodyBytes int
+	// WatchAfter is how long a handler runs before the server watches its
+	// connection for the client going away; 20ms when zero.
+	WatchAfter time.Duration
+	// Logger gets the connection errors worth knowing (at debug: malformed
+	// requests; at warn: accept errors, handler panics). Default slog.Default().
+	Logger *slog.Logger
+
+	initOnce  sync.Once
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	shutdown  atomic.Bool
+	connsDone chan struct{} // signaled when a connection ends during Shutdown
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		s.listeners = map[net.Listener]struct{}{}
+		s.conns = map[*conn]struct{}{}
+		s.connsDone = make(chan struct{}, 1)
+		if s.Logger == nil {
+			s.Logger = slog.Default()
+		}
+	})
+}
+
+func (s *Server) readHeaderTimeout() time.Duration {
+	return durOr(s.ReadHeaderTimeout, 30*time.Second)
+}
+func (s *Server) idleTimeout() time.Duration { return durOr(s.IdleTimeout, 120*time.Second) }
+func (s *Server) watchAfter() time.Duration  { return durOr(s.WatchAfter, 20*time.Millisecond) }
+
+func (s *Server) maxHeaderBytes() int {
+	if s.MaxHeaderBytes > 0 {
+		return max(s.MaxHeaderBytes, 1024)
+	}
+	return 16 << 10
+}
+
+func (s *Server) maxBodyBytes() int {
+	if s.MaxBodyBytes > 0 {
+		return s.MaxBodyBytes
+	}
+	return 64 << 20
+}
+
+func durOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Serve accepts connections on ln and serves each on its own goroutine,
+// until Shutdown or Close (ErrServerClosed) or an accept error that is not
+// temporary.
+func (s *Server) Serve(ln net.Listener) error {
+	s.init()
+	s.mu.Lock()
+	if s.shutdown.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.shutdown.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+				errors.Is(err, syscall.ECONNABORTED) {
+				// Out of descriptors or a connection reset before accept: wait
+				// and go on, as net/http does.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.Logger.Warn("httpd: accept", "err", err, "retry_in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c := s.newConn(nc)
+		if c == nil {
+			continue
+		}
+		go c.serve()
+	}
+}
+
+// Shutdown stops accepting, closes idle connections, lets the requests in
+// flight finish (their connections close after their response), and
+// returns when every connection is closed or ctx ends (then it closes the
+// rest, canceling their requests, and returns ctx's error).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.shutdown.Store(true)
+	s.closeListeners()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s.closeIdle() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			s.closeAll(ErrShutdown)
+			return ctx.Err()
+		case <-s.connsDone:
+		case <-tick.C:
+		}
+	}
+}
+
+// Close closes the listeners and every connection at once, canceling the
+// requests in flight.
+func (s *Server) Close() error {
+	s.init()
+	s.shutdown.Store(true)
+	s.closeListeners()
+	s.closeAll(ErrShutdown)
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ln := range s.listeners {
+		ln.Close()
+		delete(s.listeners, ln)
+	}
+}
+
+// closeIdle closes the connections that wait for a request; true when no
+// connection is left.
+func (s *Server) closeIdle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.CompareAndSwap(stateIdle, stateClosing) {
+			c.nc.Close()
+		}
+	}
+	return len(s.conns) == 0
+}
+
+func (s *Server) closeAll(cause error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.state.Store(stateClosing)
+		c.cancelRequest(cause)
+		c.nc.Close()
+	}
+}
+
+// Connection states.
+const (
+	stateIdle int32 = iota // waiting for a request
+	stateActive
+	stateClosing // claimed by Shutdown or Close
+)
+
+// conn is one client connection.
+type conn struct {
+	s     *Server
+	nc    net.Conn
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	state atomic.Int32
+
+	req    fasthttp.Request
+	r      Request
+	w      Response
+	remote netip.AddrPort
+
+	// The watcher: armed per request with watchTimer, it runs watch on
+	// the timer's goroutine; watchDone gets a value when it returns.
+	watchTimer *time.Timer
+	watchDone  chan struct{}
+	stopping   atomic.Bool
+	// cancel cancels the context of the request in flight (nil between
+	// requests); the watcher and Close call it.
+	cancelMu sync.Mutex
+	cancel   context.CancelCauseFunc
+}
+
+// cancelRequest cancels the context of the request in flight, if any.
+func (c *conn) cancelRequest(cause error) {
+	c.cancelMu.Lock()
+	if c.cancel != nil {
+		c.cancel(cause)
+	}
+	c.cancelMu.Unlock()
+}
+
+func (c *conn) setCancel(f context.CancelCauseFunc) {
+	c.cancelMu.Lock()
+	c.cancel = f
+	c.cancelMu.Unlock()
+}
+
+func (s *Server) newConn(nc net.Conn) *conn {
+	c := &conn{s: s, nc: nc, watchDone: make(chan struct{}, 1), remote: addrPort(nc.RemoteAddr())}
+	c.state.Store(stateIdle)
+	s.mu.Lock()
+	if s.shutdown.Load() {
+		s.mu.Unlock()
+		nc.Close()
+		return nil
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	return c
+}
+
+func (c *conn) close() {
+	c.nc.Close()
+	s := c.s
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	if s.shutdown.Load() {
+		select {
+		case s.connsDone <- struct{}{}:
+		default:
+		}
+	}
+	if c.br != nil {
+		c.br.Reset(nil)
+		readers.Put(c.br)
+		c.br = nil
+	}
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		writers.Put(c.bw)
+		c.bw = nil
+	}
+}
+
+// The connection buffers are pooled; a reader's size bounds the header.
+var (
+	readers sync.Pool
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8<<10) }}
+)
+
+func (c *conn) reader() *bufio.Reader {
+	size := c.s.maxHeaderBytes()
+	if v := readers.Get(); v != nil {
+		br := v.(*bufio.Reader)
+		if br.Size() == size {
+			br.Reset(c.nc)
+			return br
+		}
+	}
+	return bufio.NewReaderSize(c.nc, size)
+}
+
+func (c *conn) serve() {
+	defer c.close()
+	defer func() {
+		if v := recover(); v != nil {
+			c.s.Logger.Error("httpd: panic serving a connection", "panic", v)
+		}
+	}()
+	c.br = c.reader()
+	c.bw = writers.Get().(*bufio.Writer)
+	c.bw.Reset(c.nc)
+	for n := 0; ; n++ {
+		if !c.serveOne(n) {
+			return
+		}
+	}
+}
+
+// serveOne reads and serves one request; false when the connection ends.
+func (c *conn) serveOne(n int) bool {
+	s := c.s
+	if err := c.nc.SetReadDeadline(time.Now().Add(s.idleTimeout())); err != nil {
+		return false
+	}
+	if _, err := c.br.Peek(1); err != nil {
+		return false // closed, reset, idle too long, or claimed by Shutdown
+	}
+	if !c.state.CompareAndSwap(stateIdle, stateActive) {
+		return false
+	}
+	defer c.state.CompareAndSwap(stateActive, stateIdle)
+	if err := c.nc.SetReadDeadline(time.Now().Add(s.readHeaderTimeout())); err != nil {
+		return false
+	}
+	req := &c.req
+	req.Reset()
+	if err := req.Header.Read(c.br); err != nil {
+		c.badRequest(err)
+		return false
+	}
+	var bodyErr error
+	if cl := req.Header.ContentLength(); cl > s.maxBodyBytes() {
+		// Declared too large: not read; the handler answers and the
+		// connection closes.
+		bodyErr = ErrBodyTooLarge
+	} else {
+		if req.MayContinue() {
+			if _, err := c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+				return false
+			}
+			if err := c.bw.Flush(); err != nil {
+				return false
+			}
+		}
+		if err := req.ContinueReadBody(c.br, s.maxBodyBytes(), false); err != nil {
+			// A chunked body that outgrew the limit (the parser dropped the
+			// header with it) or a malformed body.
+			c.badRequest(err)
+			return false
+		}
+	}
+	if err := c.nc.SetReadDeadline(time.Time{}); err != nil {
+		return false
+	}
+	return c.handle(bodyErr)
+}
+
+// handle runs the handler on the request in c.req and ends its response.
+func (c *conn) handle(bodyErr error) bool {
+	s := c.s
+	req := &c.req
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c.setCancel(cancel)
+	r := &c.r
+	r.set(req, c.remote, ctx)
+	r.BodyErr = bodyErr
+	w := &c.w
+	w.reset(c.bw, r.Method == http.MethodHead, !req.Header.IsHTTP11())
+	keep := !req.Header.ConnectionClose() && bodyErr == nil
+	if !keep {
+		w.SetClose()
+	}
+	if s.shutdown.Load() {
+		w.SetClose()
+	}
+	c.arm()
+	ok := c.run(w, r)
+	c.disarm()
+	c.setCancel(nil)
+	cancel(nil)
+	if !ok {
+		return false
+	}
+	if s.shutdown.Load() {
+		w.SetClose()
+	}
+	return w.finish()
+}
+
+// run calls the handler, turning a panic into a 500 (or a cut response when
+// the head is out); false when the connection must close at once.
+func (c *conn) run(w *Response, r *Request) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				ok = false
+				return
+			}
+			c.s.Logger.Error("httpd: handler panic", "panic", v, "method", r.Method, "path", r.Path)
+			if w.Committed() {
+				w.fail(errors.New("handler panic"))
+				ok = false
+				return
+			}
+			w.hdr.Reset()
+			w.hdr.SetNoDefaultContentType(true)
+			w.buf = w.buf[:0]
+			w.status, w.declared = http.StatusInternalServerError, -1
+			w.SetClose()
+			ok = true
+		}
+	}()
+	c.s.Handler.ServeHTTPD(w, r)
+	return true
+}
+
+// arm starts the watch timer of the request in flight.
+func (c *conn) arm() {
+	if c.watchTimer == nil {
+		c.watchTimer = time.AfterFunc(c.s.watchAfter(), c.watch)
+		return
+	}
+	c.watchTimer.Reset(c.s.watchAfter())
+}
+
+// disarm stops the timer, or the watcher it started: a read deadline in
+// the past ends the watcher's read, and the connection's deadline is
+// cleared again.
+func (c *conn) disarm() {
+	if c.watchTimer.Stop() {
+		return
+	}
+	c.stopping.Store(true)
+	_ = c.nc.SetReadDeadline(aLongTimeAgo)
+	<-c.watchDone
+	c.stopping.Store(false)
+	_ = c.nc.SetReadDeadline(time.Time{})
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// watch runs while the handler does: nothing else reads the connection,
+// so it can wait in the buffer for one byte. Bytes that arrive (a client
+// pipelining its next request) stay in the buffer for the next request;
+// EOF or an error means the client is gone.
+func (c *conn) watch() {
+	defer func() { c.watchDone <- struct{}{} }()
+	if _, err := c.br.Peek(1); err != nil && !c.stopping.Load() {
+		c.cancelRequest(ErrClientGone)
+	}
+}
+
+// badRequest answers a request that cannot be read, when it was not merely
+// a closed or timed-out connection, and logs it at debug.
+func (c *conn) badRequest(err error) {
+	var ne net.Error
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.ECONNRESET) {
+		return
+	}
+	status, msg := http.StatusBadRequest, "malformed HTTP request"
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.As(err, &small):
+		status, msg = http.StatusRequestHeaderFieldsTooLarge, "request header too large"
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		status, msg = http.StatusRequestEntityTooLarge, "request body too large"
+	}
+	c.s.Logger.Debug("httpd: bad request", "remote", c.remote.String(), "err", err)
+	body := `{"error":{"message":"` + msg + `","type":"invalid_request_error"}}`
+	_, _ = c.bw.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + http.StatusText(status) +
+		"\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+	_ = c.bw.Flush()
+}
+
+// internPath returns p as a string, without allocating for the paths
+// every chat request uses.
+func internPath(p []byte) string {
+	switch string(p) {
+	case "/v1/chat/completions":
+		return "/v1/chat/completions"
+	case "/chat/completions":
+		return "/chat/completions"
+	case "/v1/messages":
+		return "/v1/messages"
+	case "/v1/messages/count_tokens":
+		return "/v1/messages/count_tokens"
+	case "/v1/embeddings":
+		return "/v1/embeddings"
+	case "/v1/models":
+		return "/v1/models"
+	case "/health/liveliness":
+		return "/health/liveliness"
+	case "/health/readiness":
+		return "/health/readiness"
+	case "/metrics":
+		return "/metrics"
+	}
+	return string(p)
+}

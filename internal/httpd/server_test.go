@@ -1,0 +1,537 @@
+package httpd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// start serves h on a loopback port and returns its address.
+func start(t *testing.T, h HandlerFunc, opts ...func(*Server)) (*Server, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Handler: h, Logger: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		s.Close()
+		if err := <-done; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return s, ln.Addr().String()
+}
+
+// rawConn is a client speaking bytes.
+type rawConn struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dial(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return &rawConn{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+func (rc *rawConn) send(s string) {
+	rc.t.Helper()
+	if _, err := io.WriteString(rc.c, s); err != nil {
+		rc.t.Fatal(err)
+	}
+}
+
+// read reads one response.
+func (rc *rawConn) read(method string) *http.Response {
+	rc.t.Helper()
+	resp, err := http.ReadResponse(rc.br, &http.Request{Method: method})
+	if err != nil {
+		rc.t.Fatalf("read response: %v", err)
+	}
+	return resp
+}
+
+func body(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	resp.Body.Close()
+	return string(b)
+}
+
+// closed reports whether the server closed the connection (EOF within 2s).
+func (rc *rawConn) closed() bool {
+	_ = rc.c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, err := rc.br.ReadByte()
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err)
+}
+
+func isReset(err error) bool { return err != nil && strings.Contains(err.Error(), "reset") }
+
+func echo(w *Response, r *Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.Header().Set("X-Path", r.Path)
+	w.Header().Set("X-Query", r.RawQuery)
+	w.Header().Set("X-Method", r.Method)
+	w.Header().Set("X-Auth", r.Get("Authorization"))
+	_, _ = w.Write(r.Body)
+}
+
+func TestKeepAliveAndFraming(t *testing.T) {
+	_, addr := start(t, echo)
+	rc := dial(t, addr)
+	for i := range 3 {
+		b := fmt.Sprintf(`{"n":%d}`, i)
+		rc.send(fmt.Sprintf("POST /v1/chat/completions?x=%d HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer k\r\nContent-Length: %d\r\n\r\n%s", i, len(b), b))
+		resp := rc.read("POST")
+		if resp.StatusCode != 200 || resp.ContentLength != int64(len(b)) || len(resp.TransferEncoding) != 0 {
+			t.Fatalf("request %d: status %d, length %d, coding %v", i, resp.StatusCode, resp.ContentLength, resp.TransferEncoding)
+		}
+		if got := body(t, resp); got != b {
+			t.Fatalf("request %d: body %q, want %q", i, got, b)
+		}
+		for k, want := range map[string]string{"X-Path": "/v1/chat/completions", "X-Query": fmt.Sprintf("x=%d", i),
+			"X-Method": "POST", "X-Auth": "Bearer k", "Content-Type": "text/plain"} {
+			if got := resp.Header.Get(k); got != want {
+				t.Errorf("request %d: %s = %q, want %q", i, k, got, want)
+			}
+		}
+		if resp.Close {
+			t.Fatalf("request %d: connection not kept alive", i)
+		}
+	}
+}
+
+func TestPipelinedRequestsAnsweredInOrder(t *testing.T) {
+	_, addr := start(t, echo)
+	rc := dial(t, addr)
+	var all strings.Builder
+	for i := range 5 {
+		b := strings.Repeat(string(rune('a'+i)), i+1)
+		fmt.Fprintf(&all, "POST /p%d HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s", i, len(b), b)
+	}
+	rc.send(all.String())
+	for i := range 5 {
+		resp := rc.read("POST")
+		if got, want := body(t, resp), strings.Repeat(string(rune('a'+i)), i+1); got != want || resp.Header.Get("X-Path") != fmt.Sprintf("/p%d", i) {
+			t.Fatalf("response %d: %q at %s, want %q", i, got, resp.Header.Get("X-Path"), want)
+		}
+	}
+}
+
+func TestChunkedRequestBodyIsDecoded(t *testing.T) {
+	_, addr := start(t, echo)
+	rc := dial(t, addr)
+	rc.send("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+	if got := body(t, rc.read("POST")); got != "hello world" {
+		t.Fatalf("body %q", got)
+	}
+}
+
+func TestExpectContinue(t *testing.T) {
+	_, addr := start(t, echo)
+	rc := dial(t, addr)
+	rc.send("POST /x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+	line, err := rc.br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 Continue") {
+		t.Fatalf("first line %q, %v: want 100 Continue before the body is sent", line, err)
+	}
+	if blank, _ := rc.br.ReadString('\n'); blank != "\r\n" {
+		t.Fatalf("after 100 Continue: %q", blank)
+	}
+	rc.send("data")
+	if got := body(t, rc.read("POST")); got != "data" {
+		t.Fatalf("body %q", got)
+	}
+}
+
+func TestBodyTooLargeReachesHandlerThenCloses(t *testing.T) {
+	var gotErr error
+	var gotLen int
+	_, addr := start(t, func(w *Response, r *Request) {
+		gotErr, gotLen = r.BodyErr, len(r.Body)
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.WriteString("too big")
+	}, func(s *Server) { s.MaxBodyBytes = 10 })
+	rc := dial(t, addr)
+	rc.send("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n")
+	resp := rc.read("POST")
+	if resp.StatusCode != 400 || body(t, resp) != "too big" || !resp.Close {
+		t.Fatalf("status %d, close %v", resp.StatusCode, resp.Close)
+	}
+	if !errors.Is(gotErr, ErrBodyTooLarge) || gotLen != 0 {
+		t.Fatalf("handler saw BodyErr %v, %d body bytes", gotErr, gotLen)
+	}
+	if !rc.closed() {
+		t.Fatal("connection left open after an unread body")
+	}
+
+	// A chunked body that outgrows the limit is refused by the server.
+	rc = dial(t, addr)
+	rc.send("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n")
+	if resp := rc.read("POST"); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("chunked over the limit: status %d", resp.StatusCode)
+	}
+}
+
+func TestMalformedAndOversizedHeaders(t *testing.T) {
+	_, addr := start(t, echo, func(s *Server) { s.MaxHeaderBytes = 2048 })
+	for _, tc := range []struct {
+		name, req string
+		status    int
+	}{
+		{"garbage", "HELLO\r\n\r\n", 400},
+		{"bad content length", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n", 400},
+		{"header too large", "GET /x HTTP/1.1\r\nHost: a\r\nX-Big: " + strings.Repeat("b", 4000) + "\r\n\r\n", 431},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := dial(t, addr)
+			rc.send(tc.req)
+			resp := rc.read("GET")
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			body(t, resp)
+			if !rc.closed() {
+				t.Fatal("connection left open after a bad request")
+			}
+		})
+	}
+}
+
+func TestHeadAndBodylessStatuses(t *testing.T) {
+	_, addr := start(t, func(w *Response, r *Request) {
+		if r.Path == "/204" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		_, _ = w.WriteString("hello")
+	})
+	rc := dial(t, addr)
+	rc.send("HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET /204 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp := rc.read("HEAD"); resp.StatusCode != 200 || body(t, resp) != "" {
+		t.Fatal("HEAD got a body")
+	}
+	if resp := rc.read("GET"); resp.StatusCode != 204 || body(t, resp) != "" || resp.Header.Get("Content-Length") != "" {
+		t.Fatalf("204: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := rc.read("GET"); body(t, resp) != "hello" {
+		t.Fatal("the request after HEAD and 204 was misframed")
+	}
+}
+
+func TestStreamFlushesEachEvent(t *testing.T) {
+	next := make(chan struct{})
+	_, addr := start(t, func(w *Response, r *Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 3 {
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			if err := w.Flush(); err != nil {
+				return
+			}
+			<-next // the client must have the event before the next one is made
+		}
+	})
+	resp, err := http.Post("http://"+addr+"/s", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if len(resp.TransferEncoding) == 0 || resp.TransferEncoding[0] != "chunked" {
+		t.Fatalf("transfer encoding %v, want chunked", resp.TransferEncoding)
+	}
+	br := bufio.NewReader(resp.Body)
+	for i := range 3 {
+		line, err := br.ReadString('\n')
+		if err != nil || line != fmt.Sprintf("data: %d\n", i) {
+			t.Fatalf("event %d: %q, %v", i, line, err)
+		}
+		_, _ = br.ReadString('\n')
+		next <- struct{}{}
+	}
+	if rest, _ := io.ReadAll(br); len(rest) != 0 {
+		t.Fatalf("trailing bytes %q", rest)
+	}
+}
+
+func TestLargeUnsizedBodyGoesChunked(t *testing.T) {
+	big := strings.Repeat("x", 3*holdBack)
+	_, addr := start(t, func(w *Response, r *Request) {
+		for i := 0; i < len(big); i += 1000 {
+			_, _ = w.WriteString(big[i:min(i+1000, len(big))])
+		}
+	})
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.TransferEncoding) == 0 {
+		t.Fatal("a body over the hold-back was not chunked")
+	}
+	if got := body(t, resp); got != big {
+		t.Fatalf("got %d bytes, want %d", len(got), len(big))
+	}
+}
+
+func TestDeclaredLengthNotKeptClosesConnection(t *testing.T) {
+	_, addr := start(t, func(w *Response, r *Request) {
+		w.SetContentLength(10)
+		_, _ = w.WriteString("short")
+	})
+	rc := dial(t, addr)
+	rc.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	resp := rc.read("GET")
+	if _, err := io.ReadAll(resp.Body); err == nil {
+		t.Fatal("a body cut short read as complete")
+	}
+}
+
+func TestHTTP10(t *testing.T) {
+	_, addr := start(t, func(w *Response, r *Request) {
+		_, _ = w.WriteString("one")
+		_ = w.Flush()
+		_, _ = w.WriteString("two")
+	})
+	rc := dial(t, addr)
+	rc.send("GET / HTTP/1.0\r\n\r\n")
+	resp := rc.read("GET")
+	if got := body(t, resp); got != "onetwo" || len(resp.TransferEncoding) != 0 {
+		t.Fatalf("body %q, coding %v: HTTP/1.0 has no chunked coding", got, resp.TransferEncoding)
+	}
+	if !rc.closed() {
+		t.Fatal("HTTP/1.0 connection kept open")
+	}
+}
+
+func TestClientGoneCancelsContext(t *testing.T) {
+	canceled := make(chan error, 1)
+	_, addr := start(t, func(w *Response, r *Request) {
+		select {
+		case <-r.Context().Done():
+			canceled <- context.Cause(r.Context())
+		case <-time.After(5 * time.Second):
+			canceled <- nil
+		}
+	})
+	rc := dial(t, addr)
+	rc.send("POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}")
+	time.Sleep(50 * time.Millisecond) // past WatchAfter
+	rc.c.Close()
+	select {
+	case err := <-canceled:
+		if !errors.Is(err, ErrClientGone) {
+			t.Fatalf("context cause %v, want ErrClientGone", err)
+		}
+	case <-time.After(6 * time.Second):
+		t.Fatal("handler never returned")
+	}
+
+	// Closed before the watcher starts: noticed once it does.
+	rc = dial(t, addr)
+	rc.send("POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}")
+	rc.c.Close()
+	if err := <-canceled; !errors.Is(err, ErrClientGone) {
+		t.Fatalf("context cause %v, want ErrClientGone", err)
+	}
+}
+
+func TestWatcherKeepsPipelinedBytes(t *testing.T) {
+	// A request that runs past WatchAfter while the client already sent the
+	// next one: the watcher must leave those bytes for the next request
+	// and must not cancel the first.
+	_, addr := start(t, func(w *Response, r *Request) {
+		if r.Path == "/slow" {
+			time.Sleep(80 * time.Millisecond)
+			if r.Context().Err() != nil {
+				w.WriteHeader(500)
+				return
+			}
+		}
+		_, _ = w.WriteString(r.Path)
+	})
+	rc := dial(t, addr)
+	rc.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(40 * time.Millisecond)
+	rc.send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp := rc.read("GET"); resp.StatusCode != 200 || body(t, resp) != "/slow" {
+		t.Fatal("slow request failed")
+	}
+	if got := body(t, rc.read("GET")); got != "/next" {
+		t.Fatalf("pipelined request lost: %q", got)
+	}
+	// Many slow requests in a row on one connection: every watcher stops.
+	for i := range 5 {
+		rc.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+		if resp := rc.read("GET"); resp.StatusCode != 200 || body(t, resp) != "/slow" {
+			t.Fatalf("slow request %d: %d", i, resp.StatusCode)
+		}
+	}
+}
+
+func TestPanics(t *testing.T) {
+	_, addr := start(t, func(w *Response, r *Request) {
+		if r.Path == "/after" {
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = w.WriteString("data: 1\n\n")
+			_ = w.Flush()
+		}
+		panic("boom")
+	})
+	rc := dial(t, addr)
+	rc.send("GET /before HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp := rc.read("GET"); resp.StatusCode != 500 || !resp.Close {
+		t.Fatalf("panic before the head: %d, close %v", resp.StatusCode, resp.Close)
+	}
+	rc = dial(t, addr)
+	rc.send("GET /after HTTP/1.1\r\nHost: a\r\n\r\n")
+	resp := rc.read("GET")
+	if _, err := io.ReadAll(resp.Body); err == nil {
+		t.Fatal("a stream cut by a panic read as complete")
+	}
+}
+
+func TestShutdownDrains(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	s, addr := start(t, func(w *Response, r *Request) {
+		if r.Path == "/slow" {
+			started <- struct{}{}
+			<-release
+		}
+		_, _ = w.WriteString("done")
+	})
+	idle := dial(t, addr)
+	idle.send("GET /quick HTTP/1.1\r\nHost: a\r\n\r\n")
+	body(t, idle.read("GET"))
+	busy := dial(t, addr)
+	busy.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	<-started
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	if !idle.closed() {
+		t.Fatal("idle connection not closed by Shutdown")
+	}
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Fatal("new connections still accepted")
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v with a request in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	resp := busy.read("GET")
+	if got := body(t, resp); got != "done" || !resp.Close {
+		t.Fatalf("in-flight request: %q, close %v", got, resp.Close)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+func TestShutdownBoundCancelsRequests(t *testing.T) {
+	canceled := make(chan error, 1)
+	s, addr := start(t, func(w *Response, r *Request) {
+		<-r.Context().Done()
+		canceled <- context.Cause(r.Context())
+	})
+	rc := dial(t, addr)
+	rc.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(30 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v, want the deadline", err)
+	}
+	if err := <-canceled; !errors.Is(err, ErrShutdown) {
+		t.Fatalf("cause %v, want ErrShutdown", err)
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	_, addr := start(t, echo, func(s *Server) { s.IdleTimeout = 100 * time.Millisecond })
+	rc := dial(t, addr)
+	if !rc.closed() {
+		t.Fatal("idle connection not closed")
+	}
+}
+
+func TestNetHTTPClient(t *testing.T) {
+	_, addr := start(t, echo)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				b := fmt.Sprintf("g%d-%d", g, i)
+				resp, err := client.Post("http://"+addr+"/e", "text/plain", strings.NewReader(b))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(got) != b {
+					t.Errorf("got %q, want %q", got, b)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestAdapt(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		w.Header().Set("Content-Length", "11")
+		fmt.Fprintf(w, "%s %s", r.Method, r.URL.Query().Get("q"))
+	})
+	_, addr := start(t, Adapt(h))
+	resp, err := http.Get("http://" + addr + "/metrics?q=abcdefg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := body(t, resp); got != "GET abcdefg" || resp.Header.Get("Content-Type") != "text/plain; version=0.0.4" || resp.ContentLength != 11 {
+		t.Fatalf("%q %v", got, resp.Header)
+	}
+}
+
+func TestRecorder(t *testing.T) {
+	var rec Recorder
+	raw := rec.Do(context.Background(), HandlerFunc(echo), "POST", "/v1/messages?beta=true", []byte("hi"), "Authorization", "Bearer x")
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := body(t, resp); got != "hi" || resp.Header.Get("X-Path") != "/v1/messages" || resp.Header.Get("X-Query") != "beta=true" ||
+		resp.Header.Get("X-Auth") != "Bearer x" {
+		t.Fatalf("%q %v", got, resp.Header)
+	}
+}
