@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -143,8 +141,7 @@ func serveGateway(ctx context.Context, cfgPath, addr, pprofAddr string, stdout, 
 		return err
 	}
 	gw.Start(ctx)
-	srv := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := gw.NewServer()
 	go func() { _ = srv.Serve(ln) }()
 	if pprofAddr != "" {
 		if err := load.CheckLoopback(pprofAddr); err != nil {
@@ -164,7 +161,7 @@ func serveGateway(ctx context.Context, cfgPath, addr, pprofAddr string, stdout, 
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close()
 	}
 	return nil

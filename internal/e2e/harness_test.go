@@ -7,8 +7,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,9 +19,10 @@ import (
 
 const masterKey = "sk-test-master"
 
-// gw is a running gateway under test.
+// gw is a running gateway under test, served as cmd/switchyard serves it.
 type gw struct {
-	*httptest.Server
+	// URL is the gateway's base URL, http://127.0.0.1:port.
+	URL  string
 	logs *logBuffer
 }
 
@@ -56,7 +57,12 @@ func startGatewayOpts(t *testing.T, yaml string, vars map[string]string, opts ga
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g.Start(ctx)
-	srv := httptest.NewServer(g.Handler())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := g.NewServer()
+	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		cancel()
 		srv.Close()
@@ -65,7 +71,7 @@ func startGatewayOpts(t *testing.T, yaml string, vars map[string]string, opts ga
 			t.Logf("gateway log:\n%s", logs.String())
 		}
 	})
-	return &gw{Server: srv, logs: logs}
+	return &gw{URL: "http://" + ln.Addr().String(), logs: logs}
 }
 
 // do sends a raw request with the master key.

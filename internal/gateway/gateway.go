@@ -23,6 +23,7 @@ import (
 
 	"github.com/switchyard/switchyard/internal/callbacks"
 	"github.com/switchyard/switchyard/internal/config"
+	"github.com/switchyard/switchyard/internal/httpd"
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/metrics"
 	"github.com/switchyard/switchyard/internal/pricing"
@@ -152,6 +153,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		StorePrompts:   cfg.LiteLLM.StorePromptsInSpendLogs || cfg.General.StorePromptsInSpendLogs,
 		InFlight:       g.metrics.InFlight,
 		Metrics:        g.metrics.Handler(),
+		MaxBodyBytes:   maxBodyBytes,
 		Ready:          g.ready,
 	}
 	if g.store != nil {
@@ -373,7 +375,23 @@ func withProviderParams(d config.Deployment) map[string]json.RawMessage {
 }
 
 // Handler is the gateway's HTTP handler.
-func (g *Gateway) Handler() http.Handler { return g.server }
+func (g *Gateway) Handler() httpd.Handler { return g.server }
+
+// NewServer is the HTTP server for the gateway's handler, with the
+// settings cmd/switchyard serves it with.
+func (g *Gateway) NewServer() *httpd.Server {
+	return &httpd.Server{
+		Handler:           g.server,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxBodyBytes:      maxBodyBytes,
+		Logger:            g.log,
+	}
+}
+
+// maxBodyBytes bounds a request body (a Claude Code request with a long
+// conversation and images stays far below it).
+const maxBodyBytes = 64 << 20
 
 // Router is the gateway's router.
 func (g *Gateway) Router() *router.Router { return g.router }

@@ -448,7 +448,7 @@ func (u *Upstream) prepareTarget(ep Endpoint) *target {
 
 // appendRequest appends the request head for a call (nil body: GET); false
 // when a client header cannot be sent as it is.
-func (f *fastUpstream) appendRequest(b []byte, t *target, body []byte, in http.Header) ([]byte, bool) {
+func (f *fastUpstream) appendRequest(b []byte, t *target, body []byte, in ClientHeader) ([]byte, bool) {
 	if body == nil {
 		b = append(b, t.get...)
 	} else {
@@ -460,8 +460,15 @@ func (f *fastUpstream) appendRequest(b []byte, t *target, body []byte, in http.H
 			b = append(b, "Content-Type: application/json\r\n"...)
 		}
 	}
+	var version []string
 	for _, h := range f.fwd {
-		vs := in[h]
+		var vs []string
+		if in != nil {
+			vs = in.Values(h)
+		}
+		if h == "Anthropic-Version" {
+			version = vs
+		}
 		if h == "Anthropic-Version" && f.defaultVersion && (len(vs) == 0 || vs[0] == "") {
 			continue // the default goes out below
 		}
@@ -472,10 +479,8 @@ func (f *fastUpstream) appendRequest(b []byte, t *target, body []byte, in http.H
 			b = appendHeader(b, h, v)
 		}
 	}
-	if f.defaultVersion {
-		if vs := in["Anthropic-Version"]; len(vs) == 0 || vs[0] == "" {
-			b = append(b, "Anthropic-Version: "+AnthropicVersion+"\r\n"...)
-		}
+	if f.defaultVersion && (len(version) == 0 || version[0] == "") {
+		b = append(b, "Anthropic-Version: "+AnthropicVersion+"\r\n"...)
 	}
 	b = append(b, f.static...)
 	return append(b, "\r\n"...), true
@@ -510,7 +515,7 @@ const smallBody = 8 << 10
 
 // doFast sends a call over the pool; ok is false when it must go through
 // net/http instead (a client header net/http would refuse).
-func (u *Upstream) doFast(ctx context.Context, t *target, body []byte, in http.Header) (resp *Response, ok bool, err error) {
+func (u *Upstream) doFast(ctx context.Context, t *target, body []byte, in ClientHeader) (resp *Response, ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, true, u.classify(ctx, err)
 	}

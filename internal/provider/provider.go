@@ -142,6 +142,12 @@ func NormalizeBase(d llm.Dialect, base string) string {
 	return base
 }
 
+// ClientHeader is the client request's header, as far as an upstream call
+// reads it: http.Header is one, and so is the server's request.
+type ClientHeader interface {
+	Values(key string) []string
+}
+
 // forwardHeaders are client headers passed to an upstream of the same dialect.
 var forwardHeaders = map[llm.Dialect][]string{
 	llm.DialectAnthropic: {"Anthropic-Version", "Anthropic-Beta"},
@@ -151,7 +157,7 @@ var forwardHeaders = map[llm.Dialect][]string{
 // NewRequest builds the outbound net/http request. in is the client's
 // request header; only the headers the dialect defines to be forwarded are
 // taken from it. Do sends the same request, over the fast path when it can.
-func (u *Upstream) NewRequest(ctx context.Context, ep Endpoint, body []byte, in http.Header) (*http.Request, error) {
+func (u *Upstream) NewRequest(ctx context.Context, ep Endpoint, body []byte, in ClientHeader) (*http.Request, error) {
 	method := http.MethodPost
 	var rd io.Reader
 	if body != nil {
@@ -167,6 +173,9 @@ func (u *Upstream) NewRequest(ctx context.Context, ep Endpoint, body []byte, in 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for _, h := range forwardHeaders[u.Dialect] {
+		if in == nil {
+			break
+		}
 		if v := in.Values(h); len(v) > 0 {
 			req.Header[h] = v
 		}
@@ -197,7 +206,7 @@ func (u *Upstream) NewRequest(ctx context.Context, ep Endpoint, body []byte, in 
 // KindUnavailable with a message naming the deployment and its api_base
 // (and, for Ollama, how to start it); a deadline is KindTimeout; the client
 // going away is KindClientGone. ctx governs the whole call, body included.
-func (u *Upstream) Do(ctx context.Context, ep Endpoint, body []byte, in http.Header) (*Response, error) {
+func (u *Upstream) Do(ctx context.Context, ep Endpoint, body []byte, in ClientHeader) (*Response, error) {
 	if t := u.fastTarget(ep); t != nil {
 		if resp, ok, err := u.doFast(ctx, t, body, in); ok {
 			return resp, err

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/httpd"
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/record"
 	"github.com/switchyard/switchyard/internal/spend"
@@ -19,8 +20,8 @@ type SpendQuerier interface {
 	Stats(ctx context.Context, since, until time.Time) (*spend.Stats, error)
 }
 
-func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
-	s.opts.Metrics.ServeHTTP(w, r)
+func (s *Server) handleMetrics(w *httpd.Response, r *httpd.Request, _ *reqInfo) error {
+	s.metrics(w, r)
 	return nil
 }
 
@@ -107,12 +108,12 @@ func toEntry(r *record.Record) logEntry {
 // hash), user_id, team_id, model, start_date, end_date; limit and cursor for
 // pages) and GET /logs (the same, newest first). The next page's cursor is in
 // next_cursor.
-func (s *Server) handleSpendLogs(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) handleSpendLogs(w *httpd.Response, r *httpd.Request, _ *reqInfo) error {
 	st, err := s.spendStore()
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
+	q := r.Query()
 	f := spend.Filter{User: q.Get("user_id"), Team: q.Get("team_id"), ModelGroup: q.Get("model"), Cursor: q.Get("cursor")}
 	if k := q.Get("api_key"); k != "" {
 		f.KeyHash = k
@@ -152,12 +153,12 @@ func spendError(err error) error {
 }
 
 // handleSpendReport serves GET /global/spend/report?group_by=day|model|key|user|team|deployment.
-func (s *Server) handleSpendReport(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) handleSpendReport(w *httpd.Response, r *httpd.Request, _ *reqInfo) error {
 	st, err := s.spendStore()
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
+	q := r.Query()
 	rq := spend.ReportQuery{GroupBy: spend.GroupBy(q.Get("group_by"))}
 	if rq.GroupBy == "" {
 		rq.GroupBy = "day"
@@ -203,13 +204,13 @@ func asErr(err error, e **llm.Error) bool {
 
 // handleStats serves GET /stats?window=1h: requests, errors, tokens, cost and
 // latency percentiles per model group and per deployment.
-func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) handleStats(w *httpd.Response, r *httpd.Request, _ *reqInfo) error {
 	st, err := s.spendStore()
 	if err != nil {
 		return err
 	}
 	window := time.Hour
-	if v := r.URL.Query().Get("window"); v != "" {
+	if v := r.Query().Get("window"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return &llm.Error{Kind: llm.KindInvalidRequest, Param: "window", Message: "window must be a positive duration like 15m or 24h"}

@@ -17,6 +17,7 @@ import (
 	"github.com/tidwall/sjson"
 
 	"github.com/switchyard/switchyard/internal/dialect/anthropic"
+	"github.com/switchyard/switchyard/internal/httpd"
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/provider"
 	"github.com/switchyard/switchyard/internal/router"
@@ -34,15 +35,19 @@ const maxErrorBody = 1 << 20
 // maxReplyBody bounds a non-streamed upstream reply.
 const maxReplyBody = 64 << 20
 
-func (s *Server) chatHandler(client llm.Dialect) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error { return s.serveChat(w, r, client) }
+func (s *Server) chatOpenAI(w *httpd.Response, r *httpd.Request, info *reqInfo) error {
+	return s.serveChat(w, r, info, llm.DialectOpenAI)
+}
+
+func (s *Server) chatAnthropic(w *httpd.Response, r *httpd.Request, info *reqInfo) error {
+	return s.serveChat(w, r, info, llm.DialectAnthropic)
 }
 
 // call is one client request on its way through the router.
 type call struct {
 	s      *Server
-	w      http.ResponseWriter
-	r      *http.Request
+	w      *httpd.Response
+	r      *httpd.Request
 	client llm.Dialect
 	body   []byte
 	bi     bodyInfo
@@ -55,8 +60,6 @@ type call struct {
 	hubErr error
 	// try is the current attempt.
 	try *router.Try
-	// rc flushes the response.
-	rc *http.ResponseController
 	// promptTokens is our estimate of the decoded prompt, 0 until needed.
 	promptTokens int
 	// numCtxSent is the num_ctx sent to an Ollama upstream, 0 if none.
@@ -67,33 +70,16 @@ type call struct {
 	firstByte func() bool
 }
 
-func (s *Server) readBody(r *http.Request) ([]byte, error) {
-	body, err := readAllSized(http.MaxBytesReader(nil, r.Body, s.opts.MaxBodyBytes), r.ContentLength, s.opts.MaxBodyBytes)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &llm.Error{Kind: llm.KindInvalidRequest, Message: fmt.Sprintf("request body is larger than %d bytes", s.opts.MaxBodyBytes), Err: errBodyTooLarge}
-		}
-		return nil, &llm.Error{Kind: llm.KindClientGone, Message: "could not read the request body", Err: err}
+// readBody is the request's body, or the error for one over MaxBodyBytes
+// (the server did not read it).
+func (s *Server) readBody(r *httpd.Request) ([]byte, error) {
+	if r.BodyErr != nil {
+		return nil, &llm.Error{Kind: llm.KindInvalidRequest, Message: fmt.Sprintf("request body is larger than %d bytes", s.opts.MaxBodyBytes), Err: errBodyTooLarge}
 	}
-	return body, nil
+	return r.Body, nil
 }
 
-// readAllSized reads rd to its end into a buffer sized from the declared
-// length (when it is known and within limit), so a large body is read into
-// one allocation instead of a growing series of copies.
-func readAllSized(rd io.Reader, declared, limit int64) ([]byte, error) {
-	if declared <= 0 || declared > limit {
-		return io.ReadAll(rd)
-	}
-	var buf bytes.Buffer
-	// MinRead more than declared: ReadFrom then sees EOF without growing.
-	buf.Grow(int(declared) + bytes.MinRead)
-	_, err := buf.ReadFrom(rd)
-	return buf.Bytes(), err
-}
-
-func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, client llm.Dialect) error {
+func (s *Server) serveChat(w *httpd.Response, r *httpd.Request, info *reqInfo, client llm.Dialect) error {
 	body, err := s.readBody(r)
 	if err != nil {
 		return err
@@ -110,7 +96,6 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, client llm.Di
 	if client == llm.DialectAnthropic {
 		name = anthropic.NormalizeModel(name)
 	}
-	info := infoFrom(r.Context())
 	c := &call{s: s, w: w, r: r, client: client, body: body, bi: bi, model: name, info: info, start: time.Now(),
 		stream: bi.stream}
 	info.model, info.stream = name, c.stream
@@ -231,7 +216,7 @@ func (c *call) attempt(ctx context.Context, t *router.Try) (bool, error) {
 // send posts body to d's chat endpoint and returns a 2xx response, or the
 // upstream's error classified by its dialect.
 func (c *call) send(ctx context.Context, d *router.Deployment, ep provider.Endpoint, body []byte) (*provider.Response, error) {
-	resp, err := d.Upstream.Do(ctx, ep, body, c.r.Header)
+	resp, err := d.Upstream.Do(ctx, ep, body, c.r)
 	if err != nil {
 		return nil, err
 	}
@@ -247,29 +232,25 @@ func (c *call) send(ctx context.Context, d *router.Deployment, ep provider.Endpo
 	return nil, e
 }
 
-// commit writes the response headers: from here on nothing can be retried.
+// commit sets the response status and headers: from here on nothing can
+// be retried.
 func (c *call) commit(d *router.Deployment, contentType string, status int) {
 	h := c.w.Header()
-	// Keys are in canonical form and share one backing array: a response's
-	// headers cost one allocation, not one per header.
-	v := make([]string, 0, 11)
-	set := func(k, val string) {
-		v = append(v, val)
-		h[k] = v[len(v)-1 : len(v) : len(v)]
-	}
-	set("Content-Type", contentType)
+	h.SetContentType(contentType)
 	if contentType == "text/event-stream" {
-		set("Cache-Control", "no-cache")
-		set("X-Accel-Buffering", "no")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no")
 	}
-	set("X-Litellm-Model-Id", d.ID())
-	set("X-Litellm-Model-Group", c.try.Group)
-	set("X-Litellm-Model-Api-Base", d.Cfg.APIBase)
-	set("X-Litellm-Attempted-Retries", strconv.Itoa(c.try.Retries))
-	set("X-Litellm-Attempted-Fallbacks", strconv.Itoa(c.try.Fallbacks))
-	set("X-Litellm-Overhead-Duration-Ms", strconv.FormatInt(c.overhead().Milliseconds(), 10))
-	set("X-Litellm-Call-Id", h.Get("Request-Id"))
-	set("X-Litellm-Response-Duration-Ms", strconv.FormatInt(time.Since(c.start).Milliseconds(), 10))
+	var nb [20]byte
+	num := func(k string, n int64) { h.SetBytesV(k, strconv.AppendInt(nb[:0], n, 10)) }
+	h.Set("X-Litellm-Model-Id", d.ID())
+	h.Set("X-Litellm-Model-Group", c.try.Group)
+	h.Set("X-Litellm-Model-Api-Base", d.Cfg.APIBase)
+	num("X-Litellm-Attempted-Retries", int64(c.try.Retries))
+	num("X-Litellm-Attempted-Fallbacks", int64(c.try.Fallbacks))
+	num("X-Litellm-Overhead-Duration-Ms", c.overhead().Milliseconds())
+	h.Set("X-Litellm-Call-Id", c.info.reqID)
+	num("X-Litellm-Response-Duration-Ms", time.Since(c.start).Milliseconds())
 	c.w.WriteHeader(status)
 }
 
@@ -278,7 +259,7 @@ func (c *call) commit(d *router.Deployment, contentType string, status int) {
 // has its answer before the call's bookkeeping (router state, request log)
 // runs.
 func (c *call) reply(body []byte) error {
-	c.w.Header()["Content-Length"] = []string{strconv.Itoa(len(body))}
+	c.w.SetContentLength(len(body))
 	c.commit(c.info.dep, "application/json", http.StatusOK)
 	c.recordNow()
 	if _, err := c.w.Write(body); err != nil {
@@ -288,12 +269,7 @@ func (c *call) reply(body []byte) error {
 	return nil
 }
 
-func (c *call) flush() {
-	if c.rc == nil {
-		c.rc = http.NewResponseController(c.w)
-	}
-	_ = c.rc.Flush()
-}
+func (c *call) flush() { _ = c.w.Flush() }
 
 func (c *call) setUsage(u llm.Usage, ok bool) {
 	if ok {
@@ -679,7 +655,8 @@ func (c *call) keepResponse(b []byte) {
 	}
 	if c.s.opts.Price != nil && c.info.hasUsage {
 		cost := c.s.opts.Price(c.info.dep, c.info.upstreamModel, c.info.usage)
-		c.w.Header().Set("X-Litellm-Response-Cost", strconv.FormatFloat(cost, 'g', -1, 64))
+		var b [32]byte
+		c.w.Header().SetBytesV("X-Litellm-Response-Cost", strconv.AppendFloat(b[:0], cost, 'g', -1, 64))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/tidwall/sjson"
 
 	"github.com/switchyard/switchyard/internal/dialect/ollama"
+	"github.com/switchyard/switchyard/internal/httpd"
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/provider"
 	"github.com/switchyard/switchyard/internal/router"
@@ -18,7 +19,7 @@ import (
 
 // handleEmbeddings serves OpenAI's POST /v1/embeddings: passed through to
 // OpenAI-compatible deployments, translated to Ollama's /api/embed.
-func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) handleEmbeddings(w *httpd.Response, r *httpd.Request, info *reqInfo) error {
 	body, err := s.readBody(r)
 	if err != nil {
 		return err
@@ -33,7 +34,6 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) error 
 	if !gjson.GetBytes(body, "input").Exists() {
 		return &llm.Error{Kind: llm.KindInvalidRequest, Param: "input", Message: "`input` is required"}
 	}
-	info := infoFrom(r.Context())
 	info.model, info.body, info.client, info.route = m.Str, body, llm.DialectOpenAI, "embeddings"
 	rt, err := s.router.Resolve(m.Str)
 	if err != nil {

@@ -2,13 +2,12 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/tidwall/sjson"
 
+	"github.com/switchyard/switchyard/internal/httpd"
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/router"
 )
@@ -56,57 +55,19 @@ type reqInfo struct {
 	err      error
 }
 
-type infoKey struct{}
-
-func infoFrom(ctx context.Context) *reqInfo {
-	if i, ok := ctx.Value(infoKey{}).(*reqInfo); ok {
-		return i
-	}
-	return &reqInfo{}
-}
-
-// logWriter records the status and whether anything was written.
-type logWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-	bytes  int64
-}
-
-func (w *logWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.status = code
-		w.wrote = true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *logWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.status = http.StatusOK
-		w.wrote = true
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the real writer (Flush).
-func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // logRequest writes one line per request at info: no prompt text, no key.
-func (s *Server) logRequest(r *http.Request, w *logWriter, info *reqInfo, reqID string, d time.Duration) {
-	if r.URL.Path == "/health/liveliness" || r.URL.Path == "/health/readiness" || r.URL.Path == "/health/liveness" {
+func (s *Server) logRequest(r *httpd.Request, w *httpd.Response, info *reqInfo, d time.Duration) {
+	if r.Path == "/health/liveliness" || r.Path == "/health/readiness" || r.Path == "/health/liveness" {
 		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
 			return
 		}
 	}
 	var buf [16]slog.Attr
 	attrs := append(buf[:0],
-		slog.String("request_id", reqID),
+		slog.String("request_id", info.reqID),
 		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.Int("status", w.status),
+		slog.String("path", r.Path),
+		slog.Int("status", w.Status()),
 		slog.Duration("duration", d),
 	)
 	if info.model != "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/switchyard/switchyard/internal/httpd"
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/provider"
 	"github.com/switchyard/switchyard/internal/tokens"
@@ -49,10 +50,10 @@ func (s *Server) modelEntries() []modelEntry {
 
 // handleModels lists the model names clients may use, in both the OpenAI and
 // the Anthropic list shape. ?limit is honoured.
-func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) handleModels(w *httpd.Response, r *httpd.Request, _ *reqInfo) error {
 	entries := s.modelEntries()
 	list := modelList{Object: "list", Data: entries}
-	if l := r.URL.Query().Get("limit"); l != "" {
+	if l := r.Query().Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 0 {
 			return &llm.Error{Kind: llm.KindInvalidRequest, Param: "limit", Message: "limit must be a non-negative integer"}
@@ -70,8 +71,8 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, list)
 }
 
-func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) error {
-	id := r.URL.Path[strings.Index(r.URL.Path, "/models/")+len("/models/"):]
+func (s *Server) handleModel(w *httpd.Response, r *httpd.Request, _ *reqInfo) error {
+	id := r.Path[strings.Index(r.Path, "/models/")+len("/models/"):]
 	for _, e := range s.modelEntries() {
 		if e.ID == id {
 			return writeJSON(w, http.StatusOK, e)
@@ -84,23 +85,23 @@ func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) error {
 		Type: "model", DisplayName: id, CreatedAt: s.started.UTC().Format(time.RFC3339)})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) error {
+func writeJSON(w *httpd.Response, status int, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().SetContentType("application/json")
 	w.WriteHeader(status)
 	_, err = w.Write(b)
 	return err
 }
 
-func (s *Server) handleLiveness(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) handleLiveness(w *httpd.Response, _ *httpd.Request, _ *reqInfo) error {
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "I'm alive!"})
 }
 
 // handleReadiness is unauthenticated: load balancers and orchestrators call it.
-func (s *Server) handleReadiness(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) handleReadiness(w *httpd.Response, r *httpd.Request, _ *reqInfo) error {
 	out := map[string]any{"status": "healthy", "uptime_seconds": int64(time.Since(s.started).Seconds())}
 	status := http.StatusOK
 	if s.draining.Load() {
@@ -122,7 +123,7 @@ type endpointHealth struct {
 
 // handleHealth probes every deployment with a cheap call and reports which
 // answer. Deployments sharing an endpoint are probed once.
-func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) handleHealth(w *httpd.Response, r *httpd.Request, _ *reqInfo) error {
 	type probe struct {
 		once sync.Once
 		err  error
@@ -181,7 +182,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 // handleCountTokens answers Anthropic's count_tokens: forwarded to an
 // Anthropic deployment of the group when there is one, else estimated with
 // our tokenizer over system, messages and tools.
-func (s *Server) handleCountTokens(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) handleCountTokens(w *httpd.Response, r *httpd.Request, _ *reqInfo) error {
 	body, err := s.readBody(r)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/internal/dialect/openai"
+	"github.com/switchyard/switchyard/internal/httpd"
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/provider"
 	"github.com/switchyard/switchyard/internal/router"
@@ -44,17 +45,6 @@ func benchOpenAIStream() []byte {
 	b.WriteString("data: [DONE]\n\n")
 	return b.Bytes()
 }
-
-// discardWriter is a ResponseWriter that keeps nothing (and can flush).
-type discardWriter struct {
-	h http.Header
-	n int
-}
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) WriteHeader(int)             {}
-func (w *discardWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
-func (w *discardWriter) Flush()                      {}
 
 // newBenchServer is a Server over one OpenAI-compatible deployment that is
 // never dialled.
@@ -88,7 +78,6 @@ func BenchmarkRelay(b *testing.B) {
 		b.Fatal(err)
 	}
 	stream := benchOpenAIStream()
-	req, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", nil)
 	ctx := context.Background()
 	b.Run("router-only", func(b *testing.B) {
 		b.ReportAllocs()
@@ -103,17 +92,19 @@ func BenchmarkRelay(b *testing.B) {
 	b.Run("10-events", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(stream)))
-		w := &discardWriter{h: http.Header{}}
-		for b.Loop() {
-			clear(w.h)
-			c := &call{s: s, w: w, r: req, client: llm.DialectOpenAI, stream: true, model: "bench-stream",
+		var rec httpd.Recorder
+		var err error
+		h := httpd.HandlerFunc(func(w *httpd.Response, r *httpd.Request) {
+			c := &call{s: s, w: w, r: r, client: llm.DialectOpenAI, stream: true, model: "bench-stream",
 				info: &reqInfo{}, firstByte: func() bool { return false }}
-			_, err := s.router.Run(ctx, router.Request{Route: rt, NumRetries: -1, Stream: true},
+			_, err = s.router.Run(ctx, router.Request{Route: rt, NumRetries: -1, Stream: true},
 				func(ctx context.Context, t *router.Try) (bool, error) {
 					c.try = t
 					return c.relay(ctx, t.Deployment, bytes.NewReader(stream), openai.Codec{}.NewUsageTracker(), true)
 				})
-			if err != nil {
+		})
+		for b.Loop() {
+			if rec.Do(ctx, h, http.MethodPost, "/v1/chat/completions", nil); err != nil {
 				b.Fatal(err)
 			}
 		}

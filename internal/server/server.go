@@ -4,13 +4,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -21,6 +21,7 @@ import (
 	"github.com/switchyard/switchyard/internal/dialect/anthropic"
 	"github.com/switchyard/switchyard/internal/dialect/ollama"
 	"github.com/switchyard/switchyard/internal/dialect/openai"
+	"github.com/switchyard/switchyard/internal/httpd"
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/record"
 	"github.com/switchyard/switchyard/internal/router"
@@ -67,7 +68,9 @@ type Server struct {
 	router    *router.Router
 	log       *slog.Logger
 	keyHash   [32]byte
+	keyHex    string
 	hasKey    bool
+	metrics   httpd.HandlerFunc
 	clients   map[llm.Dialect]llm.ClientCodec
 	upstreams map[llm.Dialect]llm.UpstreamCodec
 	trackers  map[llm.Dialect]func() llm.UsageTracker
@@ -113,7 +116,11 @@ func New(rt *router.Router, opts Options) *Server {
 	}
 	if opts.MasterKey != "" {
 		s.keyHash = sha256.Sum256([]byte(opts.MasterKey))
+		s.keyHex = hex.EncodeToString(s.keyHash[:])
 		s.hasKey = true
+	}
+	if opts.Metrics != nil {
+		s.metrics = httpd.Adapt(opts.Metrics)
 	}
 	return s
 }
@@ -123,7 +130,7 @@ func New(rt *router.Router, opts Options) *Server {
 func (s *Server) Drain() { s.draining.Store(true) }
 
 // handlerFunc is a handler that returns its error for the renderer.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+type handlerFunc func(w *httpd.Response, r *httpd.Request, info *reqInfo) error
 
 // route is one entry of the routing table.
 type route struct {
@@ -135,8 +142,8 @@ type route struct {
 // match picks the route for a request. Chat routes match by path suffix so
 // that any base-path prefix works (Claude Code appends /v1/messages to its
 // base URL verbatim: a base URL ending in /v1 gives /v1/v1/messages).
-func (s *Server) match(r *http.Request) (route, bool) {
-	p := r.URL.Path
+func (s *Server) match(r *httpd.Request) (route, bool) {
+	p := r.Path
 	if len(p) > 1 {
 		p = strings.TrimRight(p, "/")
 	}
@@ -146,9 +153,9 @@ func (s *Server) match(r *http.Request) (route, bool) {
 		case strings.HasSuffix(p, "/v1/messages/count_tokens"), p == "/messages/count_tokens":
 			return route{llm.DialectAnthropic, true, s.handleCountTokens}, true
 		case strings.HasSuffix(p, "/v1/messages"), p == "/messages":
-			return route{llm.DialectAnthropic, true, s.chatHandler(llm.DialectAnthropic)}, true
+			return route{llm.DialectAnthropic, true, s.chatAnthropic}, true
 		case strings.HasSuffix(p, "/chat/completions"):
-			return route{llm.DialectOpenAI, true, s.chatHandler(llm.DialectOpenAI)}, true
+			return route{llm.DialectOpenAI, true, s.chatOpenAI}, true
 		case strings.HasSuffix(p, "/embeddings"):
 			return route{llm.DialectOpenAI, true, s.handleEmbeddings}, true
 		}
@@ -161,7 +168,7 @@ func (s *Server) match(r *http.Request) (route, bool) {
 		case "/health":
 			return route{llm.DialectOpenAI, true, s.handleHealth}, true
 		case "/metrics", "/metrics/":
-			if s.opts.Metrics != nil {
+			if s.metrics != nil {
 				return route{llm.DialectOpenAI, false, s.handleMetrics}, true
 			}
 		case "/spend/logs", "/logs":
@@ -173,7 +180,7 @@ func (s *Server) match(r *http.Request) (route, bool) {
 		}
 		if strings.HasSuffix(p, "/v1/models") || p == "/models" {
 			d := llm.DialectOpenAI
-			if r.Header.Get("Anthropic-Version") != "" {
+			if len(r.Peek("Anthropic-Version")) > 0 {
 				d = llm.DialectAnthropic
 			}
 			return route{d, true, s.handleModels}, true
@@ -185,67 +192,59 @@ func (s *Server) match(r *http.Request) (route, bool) {
 	return route{}, false
 }
 
-// ServeHTTP routes, authenticates, runs the handler and renders its error.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTPD routes, authenticates, runs the handler and renders its error.
+func (s *Server) ServeHTTPD(w *httpd.Response, r *httpd.Request) {
 	start := time.Now()
-	reqID := newID("req_")
-	id := []string{reqID}
+	info := &reqInfo{reqID: newID("req_"), start: start}
 	h := w.Header()
-	h["Request-Id"], h["X-Request-Id"] = id, id
-	lw := &logWriter{ResponseWriter: w}
-	info := &reqInfo{reqID: reqID, start: start}
-	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+	h.Set("Request-Id", info.reqID)
+	h.Set("X-Request-Id", info.reqID)
 	defer func() {
-		s.finish(info, lw.status)
-		s.logRequest(r, lw, info, reqID, time.Since(start))
+		s.finish(info, w.Status())
+		s.logRequest(r, w, info, time.Since(start))
 	}()
 	if len(s.opts.AllowedIPs) > 0 && !s.ipAllowed(r) {
-		s.renderError(lw, r, llm.DialectOpenAI, reqID, &llm.Error{Kind: llm.KindPermission,
+		s.renderError(w, llm.DialectOpenAI, info.reqID, &llm.Error{Kind: llm.KindPermission,
 			Message: "this client address is not in general_settings.allowed_ips"})
 		return
 	}
 	if r.Method == http.MethodHead {
 		// Claude Code probes its base URL with HEAD at start-up.
-		lw.WriteHeader(http.StatusOK)
+		w.WriteHeader(http.StatusOK)
 		return
 	}
 	rt, ok := s.match(r)
 	if !ok {
 		d := llm.DialectOpenAI
-		if strings.Contains(r.URL.Path, "/messages") || r.Header.Get("Anthropic-Version") != "" {
+		if strings.Contains(r.Path, "/messages") || len(r.Peek("Anthropic-Version")) > 0 {
 			d = llm.DialectAnthropic
 		}
-		s.renderError(lw, r, d, reqID, &llm.Error{Kind: llm.KindNotFound,
-			Message: "no route for " + r.Method + " " + r.URL.Path})
+		s.renderError(w, d, info.reqID, &llm.Error{Kind: llm.KindNotFound,
+			Message: "no route for " + r.Method + " " + r.Path})
 		return
 	}
 	if rt.auth {
 		if err := s.authenticate(r, info); err != nil {
-			s.renderError(lw, r, rt.dialect, reqID, err)
+			s.renderError(w, rt.dialect, info.reqID, err)
 			return
 		}
 	}
-	if err := rt.h(lw, r); err != nil {
+	if err := rt.h(w, r, info); err != nil {
 		info.err = err
-		if lw.wrote {
-			// Headers are out: the handler already reported in-band.
+		if w.Started() {
+			// The response is under way: the handler already reported in-band.
 			return
 		}
 		s.finish(info, s.errorStatus(rt.dialect, llm.AsError(err)))
-		s.renderError(lw, r, rt.dialect, reqID, err)
+		s.renderError(w, rt.dialect, info.reqID, err)
 	}
 }
 
-func (s *Server) ipAllowed(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
+func (s *Server) ipAllowed(r *httpd.Request) bool {
+	addr := r.RemoteAddr.Addr().Unmap()
+	if !addr.IsValid() {
 		return false
 	}
-	addr = addr.Unmap()
 	for _, p := range s.opts.AllowedIPs {
 		if p.Contains(addr) {
 			return true
@@ -256,39 +255,40 @@ func (s *Server) ipAllowed(r *http.Request) bool {
 
 // authenticate checks the master key in Authorization: Bearer or x-api-key.
 // Claude Code may send both headers; either one matching is enough.
-func (s *Server) authenticate(r *http.Request, info *reqInfo) error {
+func (s *Server) authenticate(r *httpd.Request, info *reqInfo) error {
 	if !s.hasKey {
 		return nil
 	}
-	var candidates []string
-	if a := r.Header.Get("Authorization"); a != "" {
-		if k, ok := strings.CutPrefix(a, "Bearer "); ok {
-			candidates = append(candidates, strings.TrimSpace(k))
-		} else if k, ok := strings.CutPrefix(a, "bearer "); ok {
-			candidates = append(candidates, strings.TrimSpace(k))
+	var candidates [2][]byte
+	n := 0
+	if a := r.Peek("Authorization"); len(a) > 0 {
+		if len(a) > 7 && (string(a[:7]) == "Bearer " || string(a[:7]) == "bearer ") {
+			candidates[n] = bytes.TrimSpace(a[7:])
+			n++
 		}
 	}
-	if k := r.Header.Get("X-Api-Key"); k != "" {
-		candidates = append(candidates, strings.TrimSpace(k))
+	if k := r.Peek("X-Api-Key"); len(k) > 0 {
+		candidates[n] = bytes.TrimSpace(k)
+		n++
 	}
-	if len(candidates) == 0 {
+	if n == 0 {
 		return &llm.Error{Kind: llm.KindAuth, Message: "missing API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`"}
 	}
 	ok := 0
-	for _, c := range candidates {
-		h := sha256.Sum256([]byte(c))
+	for _, c := range candidates[:n] {
+		h := sha256.Sum256(c)
 		ok |= subtle.ConstantTimeCompare(h[:], s.keyHash[:])
 	}
 	if ok != 1 {
 		return &llm.Error{Kind: llm.KindAuth, Message: "invalid API key: it must match general_settings.master_key"}
 	}
-	info.keyHash = hex.EncodeToString(s.keyHash[:])
+	info.keyHash = s.keyHex
 	return nil
 }
 
 // renderError writes err in dialect d. The public message goes to the
 // client; the detail is logged.
-func (s *Server) renderError(w http.ResponseWriter, r *http.Request, d llm.Dialect, reqID string, err error) {
+func (s *Server) renderError(w *httpd.Response, d llm.Dialect, reqID string, err error) {
 	e := llm.AsError(err)
 	if e.Kind == llm.KindClientGone {
 		w.WriteHeader(e.Kind.Status())
@@ -310,7 +310,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, d llm.Diale
 		}
 		w.Header().Set("Retry-After", retryAfterSeconds(ra))
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().SetContentType("application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

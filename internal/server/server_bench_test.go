@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/internal/gateway"
+	"github.com/switchyard/switchyard/internal/httpd"
 
 	"github.com/switchyard/switchyard/internal/testutil/benchdata"
 	"github.com/switchyard/switchyard/internal/testutil/cputime"
@@ -29,9 +31,9 @@ import (
 func BenchmarkServerPassthrough(b *testing.B) {
 	h := benchGateway(b, true)
 	claude := benchdata.ClaudeCodeBody(b)
-	oaHdr := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer sk-bench-master"}}
-	antHdr := http.Header{"Content-Type": {"application/json"}, "X-Api-Key": {"sk-bench-master"},
-		"Anthropic-Version": {"2023-06-01"}, "Anthropic-Beta": {"claude-code-20250219,interleaved-thinking-2025-05-14"}}
+	oaHdr := []string{"Content-Type", "application/json", "Authorization", "Bearer sk-bench-master"}
+	antHdr := []string{"Content-Type", "application/json", "X-Api-Key", "sk-bench-master",
+		"Anthropic-Version", "2023-06-01", "Anthropic-Beta", "claude-code-20250219,interleaved-thinking-2025-05-14"}
 	chat := func(model string, stream bool) []byte {
 		s := ""
 		if stream {
@@ -44,7 +46,7 @@ func BenchmarkServerPassthrough(b *testing.B) {
 	for _, tc := range []struct {
 		name, path string
 		body       []byte
-		hdr        http.Header
+		hdr        []string
 		expect     string
 	}{
 		{"json", "/v1/chat/completions", chat("bench-json", false), oaHdr, `"usage"`},
@@ -54,18 +56,16 @@ func BenchmarkServerPassthrough(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			// One checked call first: the benchmark must measure success.
-			w := &bodyWriter{h: http.Header{}}
-			h.ServeHTTP(w, newReq(tc.path, tc.body, tc.hdr))
-			if w.status != http.StatusOK || !strings.Contains(w.buf.String(), tc.expect) {
-				b.Fatalf("status %d, reply:\n%.600s", w.status, w.buf.String())
+			var rec httpd.Recorder
+			rec.Remote = benchRemote
+			if raw := rec.Do(b.Context(), h, http.MethodPost, tc.path, tc.body, tc.hdr...); !bytes.HasPrefix(raw, ok200) || !bytes.Contains(raw, []byte(tc.expect)) {
+				b.Fatalf("reply:\n%.600s", raw)
 			}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(tc.body)))
 			for b.Loop() {
-				w.reset()
-				h.ServeHTTP(w, newReq(tc.path, tc.body, tc.hdr))
-				if w.status != http.StatusOK {
-					b.Fatalf("status %d", w.status)
+				if raw := rec.Do(b.Context(), h, http.MethodPost, tc.path, tc.body, tc.hdr...); !bytes.HasPrefix(raw, ok200) {
+					b.Fatalf("reply:\n%.600s", raw)
 				}
 			}
 		})
@@ -77,7 +77,7 @@ func BenchmarkServerPassthrough(b *testing.B) {
 // counts the spend log's inserter goroutine too.
 func BenchmarkServerSpendLog(b *testing.B) {
 	body := []byte(`{"model":"bench-json","messages":[{"role":"user","content":"Say hello."}],"max_tokens":64}`)
-	hdr := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer sk-bench-master"}}
+	hdr := []string{"Content-Type", "application/json", "Authorization", "Bearer sk-bench-master"}
 	for _, on := range []bool{false, true} {
 		name := "off"
 		if on {
@@ -85,14 +85,13 @@ func BenchmarkServerSpendLog(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			h := benchGateway(b, on)
-			w := &bodyWriter{h: http.Header{}}
+			var rec httpd.Recorder
+			rec.Remote = benchRemote
 			b.ReportAllocs()
 			cpu := cputime.Start(b)
 			for b.Loop() {
-				w.reset()
-				h.ServeHTTP(w, newReq("/v1/chat/completions", body, hdr))
-				if w.status != http.StatusOK {
-					b.Fatalf("status %d", w.status)
+				if raw := rec.Do(b.Context(), h, http.MethodPost, "/v1/chat/completions", body, hdr...); !bytes.HasPrefix(raw, ok200) {
+					b.Fatalf("reply:\n%.600s", raw)
 				}
 			}
 			cpu.Stop() // the inserter's CPU included, but for the last batch
@@ -100,31 +99,14 @@ func BenchmarkServerSpendLog(b *testing.B) {
 	}
 }
 
-func newReq(path string, body []byte, hdr http.Header) *http.Request {
-	r, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:4000"+path, bytes.NewReader(body))
-	r.RemoteAddr = "127.0.0.1:50000"
-	for k, v := range hdr {
-		r.Header[k] = v
-	}
-	return r
-}
-
-// bodyWriter is a ResponseWriter that keeps the reply (and can flush).
-type bodyWriter struct {
-	h      http.Header
-	status int
-	buf    bytes.Buffer
-}
-
-func (w *bodyWriter) reset()                      { clear(w.h); w.status = 0; w.buf.Reset() }
-func (w *bodyWriter) Header() http.Header         { return w.h }
-func (w *bodyWriter) WriteHeader(s int)           { w.status = s }
-func (w *bodyWriter) Flush()                      {}
-func (w *bodyWriter) Write(p []byte) (int, error) { return w.buf.Write(p) }
+var (
+	benchRemote = netip.MustParseAddrPort("127.0.0.1:50000")
+	ok200       = []byte("HTTP/1.1 200 ")
+)
 
 // benchGateway builds the gateway the way the benchmark tool configures
 // the real binary, with the in-memory upstream.
-func benchGateway(b *testing.B, spendLog bool) http.Handler {
+func benchGateway(b *testing.B, spendLog bool) httpd.Handler {
 	b.Helper()
 	dir := b.TempDir()
 	yaml := `
