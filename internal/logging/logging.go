@@ -101,13 +101,16 @@ func New(w io.Writer, json, debug bool) (*slog.Logger, *Writer) {
 	} else {
 		h = slog.NewTextHandler(bw, opts)
 	}
-	return slog.New(flushHandler{h, bw}), bw
+	return slog.New(flushHandler{h, bw, &Lines{w: bw, json: json, level: handlerLevel(opts)}}), bw
 }
 
 // flushHandler writes warnings and errors out at once.
 type flushHandler struct {
 	slog.Handler
 	w *Writer
+	// lines writes in the same format, when the handler has no attributes
+	// or groups of its own.
+	lines *Lines
 }
 
 func (h flushHandler) Handle(ctx context.Context, r slog.Record) error {
@@ -121,9 +124,9 @@ func (h flushHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h flushHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return flushHandler{h.Handler.WithAttrs(as), h.w}
+	return flushHandler{h.Handler.WithAttrs(as), h.w, nil}
 }
 
 func (h flushHandler) WithGroup(name string) slog.Handler {
-	return flushHandler{h.Handler.WithGroup(name), h.w}
+	return flushHandler{h.Handler.WithGroup(name), h.w, nil}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchyard/switchyard/internal/httpd"
 	"github.com/switchyard/switchyard/internal/llm"
+	"github.com/switchyard/switchyard/internal/logging"
 	"github.com/switchyard/switchyard/internal/router"
 )
 
@@ -56,45 +57,96 @@ type reqInfo struct {
 }
 
 // logRequest writes one line per request at info: no prompt text, no key.
+// With the gateway's own logger it goes through logging.Lines (an
+// append-style encoder, same bytes), else through slog.
 func (s *Server) logRequest(r *httpd.Request, w *httpd.Response, info *reqInfo, d time.Duration) {
-	if r.Path == "/health/liveliness" || r.Path == "/health/readiness" || r.Path == "/health/liveness" {
-		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
-			return
-		}
-	}
-	var buf [16]slog.Attr
-	attrs := append(buf[:0],
-		slog.String("request_id", info.reqID),
-		slog.String("method", r.Method),
-		slog.String("path", r.Path),
-		slog.Int("status", w.Status()),
-		slog.Duration("duration", d),
-	)
-	if info.model != "" {
-		attrs = append(attrs, slog.String("model", info.model), slog.String("group", info.group),
-			slog.String("deployment", info.deployment), slog.Bool("stream", info.stream), slog.Int("retries", info.retries))
-	}
-	if info.ttfb > 0 {
-		attrs = append(attrs, slog.Duration("ttfb", info.ttfb))
-	}
-	if info.hasUsage {
-		attrs = append(attrs, slog.Int("input_tokens", info.usage.PromptTokens()), slog.Int("output_tokens", info.usage.OutputTokens))
-	}
 	level := slog.LevelInfo
+	var e *llm.Error
 	if info.err != nil {
-		e := llm.AsError(info.err)
-		attrs = append(attrs, slog.String("error_kind", e.Kind.String()), slog.String("error", e.Message))
-		if e.Err != nil {
-			attrs = append(attrs, slog.String("detail", e.Err.Error()))
-		}
+		e = llm.AsError(info.err)
+		level = slog.LevelWarn
 		if e.Kind == llm.KindInternal {
 			level = slog.LevelError
-		} else {
-			level = slog.LevelWarn
 		}
 	}
-	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+	if r.Path == "/health/liveliness" || r.Path == "/health/readiness" || r.Path == "/health/liveness" {
+		level = slog.LevelDebug
+	}
+	if s.lines != nil {
+		if l := s.lines.Begin(level, "request"); l != nil {
+			requestAttrs(lineAttrs{l}, r, w, info, e, d)
+			l.End()
+		}
+		return
+	}
+	if !s.log.Enabled(r.Context(), level) {
+		return
+	}
+	var sa slogAttrs
+	requestAttrs(&sa, r, w, info, e, d)
+	s.log.LogAttrs(r.Context(), level, "request", sa.attrs...)
 }
+
+// attrSink takes a log line's attributes.
+type attrSink interface {
+	Str(k, v string)
+	Int(k string, v int64)
+	Bool(k string, v bool)
+	Dur(k string, d time.Duration)
+}
+
+// requestAttrs are the attributes of a request's line, in order.
+func requestAttrs(a attrSink, r *httpd.Request, w *httpd.Response, info *reqInfo, e *llm.Error, d time.Duration) {
+	a.Str("request_id", info.reqID)
+	a.Str("method", r.Method)
+	a.Str("path", r.Path)
+	a.Int("status", int64(w.Status()))
+	a.Dur("duration", d)
+	if info.model != "" {
+		a.Str("model", info.model)
+		a.Str("group", info.group)
+		a.Str("deployment", info.deployment)
+		a.Bool("stream", info.stream)
+		a.Int("retries", int64(info.retries))
+	}
+	if info.ttfb > 0 {
+		a.Dur("ttfb", info.ttfb)
+	}
+	if info.hasUsage {
+		a.Int("input_tokens", int64(info.usage.PromptTokens()))
+		a.Int("output_tokens", int64(info.usage.OutputTokens))
+	}
+	if e != nil {
+		a.Str("error_kind", e.Kind.String())
+		a.Str("error", e.Message)
+		if e.Err != nil {
+			a.Str("detail", e.Err.Error())
+		}
+	}
+}
+
+type lineAttrs struct{ l *logging.Line }
+
+func (a lineAttrs) Str(k, v string)               { a.l.Str(k, v) }
+func (a lineAttrs) Int(k string, v int64)         { a.l.Int(k, v) }
+func (a lineAttrs) Bool(k string, v bool)         { a.l.Bool(k, v) }
+func (a lineAttrs) Dur(k string, d time.Duration) { a.l.Dur(k, d) }
+
+type slogAttrs struct {
+	buf   [16]slog.Attr
+	attrs []slog.Attr
+}
+
+func (a *slogAttrs) add(at slog.Attr) {
+	if a.attrs == nil {
+		a.attrs = a.buf[:0]
+	}
+	a.attrs = append(a.attrs, at)
+}
+func (a *slogAttrs) Str(k, v string)               { a.add(slog.String(k, v)) }
+func (a *slogAttrs) Int(k string, v int64)         { a.add(slog.Int64(k, v)) }
+func (a *slogAttrs) Bool(k string, v bool)         { a.add(slog.Bool(k, v)) }
+func (a *slogAttrs) Dur(k string, d time.Duration) { a.add(slog.Duration(k, d)) }
 
 // withRequestID adds request_id to an Anthropic error body.
 func withRequestID(body []byte, id string) []byte {

@@ -23,6 +23,7 @@ import (
 	"github.com/switchyard/switchyard/internal/dialect/openai"
 	"github.com/switchyard/switchyard/internal/httpd"
 	"github.com/switchyard/switchyard/internal/llm"
+	"github.com/switchyard/switchyard/internal/logging"
 	"github.com/switchyard/switchyard/internal/record"
 	"github.com/switchyard/switchyard/internal/router"
 )
@@ -70,6 +71,7 @@ type Server struct {
 	keyHash   [32]byte
 	keyHex    string
 	hasKey    bool
+	lines     *logging.Lines
 	metrics   httpd.HandlerFunc
 	clients   map[llm.Dialect]llm.ClientCodec
 	upstreams map[llm.Dialect]llm.UpstreamCodec
@@ -98,6 +100,7 @@ func New(rt *router.Router, opts Options) *Server {
 		opts:   opts,
 		router: rt,
 		log:    opts.Logger,
+		lines:  logging.LinesFor(opts.Logger),
 		clients: map[llm.Dialect]llm.ClientCodec{
 			llm.DialectOpenAI:    openai.Codec{},
 			llm.DialectAnthropic: anthropic.Codec{},

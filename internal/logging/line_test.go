@@ -1,0 +1,167 @@
+package logging
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+// slogLine is what slog's handler writes for the record.
+func slogLine(t testing.TB, json bool, at time.Time, level slog.Level, msg string, attrs ...slog.Attr) string {
+	var out bytes.Buffer
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+	var h slog.Handler = slog.NewTextHandler(&out, opts)
+	if json {
+		h = slog.NewJSONHandler(&out, opts)
+	}
+	r := slog.NewRecord(at, level, msg, 0)
+	r.AddAttrs(attrs...)
+	if err := h.Handle(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+// ourLine is what Lines writes for the same record.
+func ourLine(json bool, at time.Time, level slog.Level, msg string, attrs ...slog.Attr) string {
+	var out bytes.Buffer
+	w := NewWriter(&out)
+	ls := &Lines{w: w, json: json, level: slog.LevelDebug}
+	l := ls.BeginAt(at, level, msg)
+	for _, a := range attrs {
+		switch a.Value.Kind() {
+		case slog.KindString:
+			l.Str(a.Key, a.Value.String())
+		case slog.KindInt64:
+			l.Int(a.Key, a.Value.Int64())
+		case slog.KindBool:
+			l.Bool(a.Key, a.Value.Bool())
+		case slog.KindDuration:
+			l.Dur(a.Key, a.Value.Duration())
+		default:
+			panic(a.Value.Kind().String())
+		}
+	}
+	l.End()
+	_ = w.Close()
+	return out.String()
+}
+
+var lineCases = []struct {
+	name  string
+	level slog.Level
+	msg   string
+	attrs []slog.Attr
+}{
+	{"request", slog.LevelInfo, "request", []slog.Attr{
+		slog.String("request_id", "req_019ad0c5e9a14c7a2d3e4f5a6b7c8d9e"), slog.String("method", "POST"),
+		slog.String("path", "/v1/chat/completions"), slog.Int("status", 200), slog.Duration("duration", 1234567*time.Nanosecond),
+		slog.String("model", "claude-opus-4-8"), slog.String("group", "claude-*"), slog.String("deployment", "b8d80dbda959"),
+		slog.Bool("stream", true), slog.Int("retries", 0), slog.Duration("ttfb", 870*time.Microsecond),
+		slog.Int("input_tokens", 21034), slog.Int("output_tokens", 512)}},
+	{"error with quoting", slog.LevelWarn, "request", []slog.Attr{
+		slog.String("error_kind", "upstream"), slog.String("error", `deployment a/b at http://x:1 said "no" = 5`),
+		slog.String("detail", "line1\nline2\ttab\x00nul\x7f del \u2028 sep \xff bad"), slog.String("empty", ""),
+		slog.String("unicode", "héllo wörld"), slog.String("nbsp", "a\u00a0b"), slog.String("backslash", `a\b`),
+		slog.String("html", "<a href='x'>&amp;</a>")}},
+	{"odd keys", slog.LevelError, "a message with spaces", []slog.Attr{slog.String("key with space", "v"), slog.String("k=v", "x"), slog.Int("", -3)}},
+	{"debug", slog.LevelDebug, "msg", []slog.Attr{slog.Duration("d", 0), slog.Duration("neg", -time.Second), slog.Bool("f", false)}},
+}
+
+func TestLinesMatchSlog(t *testing.T) {
+	at := time.Date(2026, 12, 1, 21, 46, 4, 123456789, time.UTC)
+	for _, zone := range []*time.Location{time.UTC, time.FixedZone("x", -5*3600-30*60)} {
+		for _, tc := range lineCases {
+			for _, json := range []bool{false, true} {
+				want := slogLine(t, json, at.In(zone), tc.level, tc.msg, tc.attrs...)
+				got := ourLine(json, at.In(zone), tc.level, tc.msg, tc.attrs...)
+				if got != want {
+					t.Errorf("%s (json %v, %s):\n got %q\nwant %q", tc.name, json, zone, got, want)
+				}
+			}
+		}
+	}
+}
+
+func FuzzLinesMatchSlog(f *testing.F) {
+	for _, tc := range lineCases {
+		for _, a := range tc.attrs {
+			f.Add(tc.msg, a.Key, a.Value.String(), int64(len(a.Key)), int64(7*time.Millisecond))
+		}
+	}
+	at := time.Date(2026, 12, 1, 21, 46, 4, 999999999, time.UTC)
+	f.Fuzz(func(t *testing.T, msg, k, v string, n, d int64) {
+		attrs := []slog.Attr{slog.String(k, v), slog.Int64(k, n), slog.Duration(v, time.Duration(d)), slog.Bool(k, n%2 == 0)}
+		for _, json := range []bool{false, true} {
+			if got, want := ourLine(json, at, slog.LevelInfo, msg, attrs...), slogLine(t, json, at, slog.LevelInfo, msg, attrs...); got != want {
+				t.Fatalf("json %v:\n got %q\nwant %q", json, got, want)
+			}
+		}
+	})
+}
+
+func TestLinesFor(t *testing.T) {
+	var out lockedBuffer
+	log, w := New(&out, false, false)
+	ls := LinesFor(log)
+	if ls == nil {
+		t.Fatal("no Lines for a logger New made")
+	}
+	if ls.Begin(slog.LevelDebug, "hidden") != nil {
+		t.Fatal("a debug line at info level")
+	}
+	ls.Begin(slog.LevelInfo, "buffered").Int("n", 1).End()
+	if strings.Contains(out.String(), "buffered") {
+		t.Fatal("an info line was written at once")
+	}
+	ls.Begin(slog.LevelWarn, "now").End()
+	if s := out.String(); !strings.Contains(s, "msg=buffered n=1") || !strings.Contains(s, "msg=now") {
+		t.Fatalf("a warning must write itself and what was buffered; got %q", s)
+	}
+	_ = w.Close()
+	if LinesFor(log.With("k", "v")) != nil || LinesFor(slog.New(slog.NewTextHandler(&out, nil))) != nil {
+		t.Fatal("Lines for a logger whose lines it cannot write alike")
+	}
+}
+
+func BenchmarkRequestLine(b *testing.B) {
+	tc := lineCases[0]
+	var sink bytes.Buffer
+	w := NewWriter(&sink)
+	b.Run("slog", func(b *testing.B) {
+		log := slog.New(flushHandler{slog.NewTextHandler(w, nil), w, nil})
+		b.ReportAllocs()
+		for b.Loop() {
+			log.LogAttrs(context.Background(), slog.LevelInfo, tc.msg, tc.attrs...)
+			if sink.Len() > 1<<20 {
+				sink.Reset()
+			}
+		}
+	})
+	b.Run("lines", func(b *testing.B) {
+		ls := &Lines{w: w, level: slog.LevelInfo}
+		b.ReportAllocs()
+		for b.Loop() {
+			l := ls.Begin(slog.LevelInfo, tc.msg)
+			for _, a := range tc.attrs {
+				switch a.Value.Kind() {
+				case slog.KindString:
+					l.Str(a.Key, a.Value.String())
+				case slog.KindInt64:
+					l.Int(a.Key, a.Value.Int64())
+				case slog.KindBool:
+					l.Bool(a.Key, a.Value.Bool())
+				case slog.KindDuration:
+					l.Dur(a.Key, a.Value.Duration())
+				}
+			}
+			l.End()
+			if sink.Len() > 1<<20 {
+				sink.Reset()
+			}
+		}
+	})
+}
