@@ -45,6 +45,13 @@ type Pool struct {
 	Proxy func(*http.Request) (*url.URL, error)
 	// IdleTimeout closes a connection idle for this long (default 90s).
 	IdleTimeout time.Duration
+	// CheckAfter is how long a connection may have been idle and still be
+	// reused without first checking (a non-blocking read, one system
+	// call) that the upstream did not close it (default 1s; negative:
+	// always check). A connection the upstream closed meanwhile is met by
+	// the send-again-once of a call whose reused connection dies before any
+	// reply byte.
+	CheckAfter time.Duration
 	// MaxIdlePerHost and MaxIdle bound the idle connections kept (default
 	// 256 and 1024).
 	MaxIdlePerHost, MaxIdle int
@@ -60,6 +67,7 @@ func NewPool() *Pool {
 	return &Pool{
 		Proxy:          http.ProxyFromEnvironment,
 		IdleTimeout:    90 * time.Second,
+		CheckAfter:     time.Second,
 		MaxIdlePerHost: 256,
 		MaxIdle:        1024,
 		dialer:         net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second},
@@ -148,7 +156,7 @@ func (hp *hostPool) get(ctx context.Context) (*conn, error) {
 		hp.idle = hp.idle[:n-1]
 		hp.mu.Unlock()
 		hp.p.nidle.Add(-1)
-		if time.Since(c.idleAt) < hp.p.IdleTimeout && c.alive() {
+		if idle := time.Since(c.idleAt); idle < hp.p.IdleTimeout && (idle < hp.p.CheckAfter || c.alive()) {
 			c.reused = true
 			return c, nil
 		}
@@ -598,6 +606,7 @@ func (c *conn) roundTrip(ctx context.Context, rb *reqBuf, body []byte) (*Respons
 	}
 	r := &fastResponse{}
 	r.resp.StatusCode = fr.Header.StatusCode()
+	r.resp.ContentLength = int64(max(fr.Header.ContentLength(), -1))
 	r.resp.Body = &r.body
 	r.resp.fast = &r.body
 	r.body = fastBody{

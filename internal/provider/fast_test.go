@@ -244,39 +244,58 @@ const okResponse = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent
 // not used; a connection that dies under a call before any byte of the
 // answer is replaced once, transparently; a second failure is reported.
 func TestFastIdleClosedByUpstream(t *testing.T) {
-	t.Run("closed while idle", func(t *testing.T) {
-		var reqs [4]atomic.Int32
-		base := rawUpstream(t, func(n int, c net.Conn, br *bufio.Reader) {
+	for _, checked := range []bool{true, false} {
+		name := "closed while idle, checked before reuse"
+		if !checked {
+			name = "closed while idle, reused unchecked (idle under CheckAfter)"
+		}
+		t.Run(name, func(t *testing.T) { testClosedWhileIdle(t, checked) })
+	}
+	testClosedUnderTheCall(t)
+}
+
+// testClosedWhileIdle: the upstream closes the first connection after one
+// answer; the next calls succeed on a second connection, whether the pool
+// notices before reuse (checked) or the call is sent again (unchecked).
+func testClosedWhileIdle(t *testing.T, checked bool) {
+	var reqs [4]atomic.Int32
+	base := rawUpstream(t, func(n int, c net.Conn, br *bufio.Reader) {
+		if _, _, err := readReq(br); err != nil {
+			return
+		}
+		reqs[n].Add(1)
+		io.WriteString(c, okResponse)
+		if n == 0 {
+			return // closes the connection after one answer
+		}
+		for {
 			if _, _, err := readReq(br); err != nil {
 				return
 			}
 			reqs[n].Add(1)
 			io.WriteString(c, okResponse)
-			if n == 0 {
-				return // closes the connection after one answer
-			}
-			for {
-				if _, _, err := readReq(br); err != nil {
-					return
-				}
-				reqs[n].Add(1)
-				io.WriteString(c, okResponse)
-			}
-		})
-		u := &Upstream{Name: "gpt/dep1", Dialect: llm.DialectOpenAI, BaseURL: base + "/v1", Pool: NewPool()}
-		if _, _, err := call(t, u, context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(50 * time.Millisecond) // the FIN arrives
-		for i := range 2 {
-			if _, _, err := call(t, u, context.Background()); err != nil {
-				t.Fatalf("call %d: %v", i, err)
-			}
-		}
-		if a, b := reqs[0].Load(), reqs[1].Load(); a != 1 || b != 2 {
-			t.Fatalf("requests per connection %d, %d: want 1, 2 (nothing sent on the closed one)", a, b)
 		}
 	})
+	p := NewPool()
+	if checked {
+		p.CheckAfter = -1
+	}
+	u := &Upstream{Name: "gpt/dep1", Dialect: llm.DialectOpenAI, BaseURL: base + "/v1", Pool: p}
+	if _, _, err := call(t, u, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the FIN arrives
+	for i := range 2 {
+		if _, _, err := call(t, u, context.Background()); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if a, b := reqs[0].Load(), reqs[1].Load(); a != 1 || b != 2 {
+		t.Fatalf("requests per connection %d, %d: want 1, 2", a, b)
+	}
+}
+
+func testClosedUnderTheCall(t *testing.T) {
 	t.Run("closed under the call", func(t *testing.T) {
 		var reqs [4]atomic.Int32
 		base := rawUpstream(t, func(n int, c net.Conn, br *bufio.Reader) {

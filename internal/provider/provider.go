@@ -50,6 +50,8 @@ type Upstream struct {
 type Response struct {
 	StatusCode int
 	Body       io.ReadCloser
+	// ContentLength is the body's declared length, -1 when unknown.
+	ContentLength int64
 
 	header http.Header
 	status string
@@ -224,7 +226,7 @@ func (u *Upstream) Do(ctx context.Context, ep Endpoint, body []byte, in ClientHe
 	if err != nil {
 		return nil, u.classify(ctx, err)
 	}
-	return &Response{StatusCode: resp.StatusCode, Body: resp.Body, header: resp.Header, status: resp.Status}, nil
+	return &Response{StatusCode: resp.StatusCode, Body: resp.Body, ContentLength: resp.ContentLength, header: resp.Header, status: resp.Status}, nil
 }
 
 func (u *Upstream) classify(ctx context.Context, err error) *llm.Error {
