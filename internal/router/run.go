@@ -267,14 +267,20 @@ func (r *Router) backoff(attempt int, retryAfter time.Duration) time.Duration {
 func (r *Router) read(ctx context.Context, g *Group, minute int64) []Snapshot {
 	ids := g.ids
 	var snaps []Snapshot
-	err := r.state.do(ctx, "read", func(ctx context.Context) error {
-		s, err := r.opts.State.Read(ctx, ids, minute)
-		if err == nil && len(s) != len(ids) {
-			err = fmt.Errorf("state returned %d snapshots for %d deployments", len(s), len(ids))
-		}
-		snaps = s
-		return err
-	})
+	var err error
+	if r.state.direct {
+		// In memory: no guard, and no closure to allocate.
+		snaps, err = r.opts.State.Read(ctx, ids, minute)
+	} else {
+		err = r.state.do(ctx, "read", func(ctx context.Context) error {
+			var err error
+			snaps, err = r.opts.State.Read(ctx, ids, minute)
+			return err
+		})
+	}
+	if err == nil && len(snaps) != len(ids) {
+		err = fmt.Errorf("state returned %d snapshots for %d deployments", len(snaps), len(ids))
+	}
 	if err != nil {
 		snaps = make([]Snapshot, len(ids))
 		for i, d := range g.Deployments {
@@ -292,7 +298,9 @@ func (r *Router) candidates(ctx context.Context, g *Group, req Request, tried ma
 	now := r.now()
 	minute := now.Unix() / 60
 	snaps := r.read(ctx, g, minute)
-	var avail, fresh []cand
+	n := len(g.Deployments)
+	buf := make([]cand, 0, 2*n) // one allocation for both lists
+	avail, fresh := buf[:0:n], buf[n:n]
 	var cooling, full, small int
 	var wait time.Duration
 	soon := func(d time.Duration) {
@@ -388,11 +396,16 @@ func (r *Router) choose(ctx context.Context, cands []cand, strat strategy, req R
 // slot was taken (false when the state failed open).
 func (r *Router) acquire(ctx context.Context, d *Deployment) (held, ok bool) {
 	var got bool
-	err := r.state.do(ctx, "acquire", func(ctx context.Context) error {
-		var err error
+	var err error
+	if r.state.direct {
 		got, err = r.opts.State.Acquire(ctx, d.ID(), int64(d.Cfg.MaxParallelRequests))
-		return err
-	})
+	} else {
+		err = r.state.do(ctx, "acquire", func(ctx context.Context) error {
+			var err error
+			got, err = r.opts.State.Acquire(ctx, d.ID(), int64(d.Cfg.MaxParallelRequests))
+			return err
+		})
+	}
 	if err != nil {
 		return false, true
 	}
@@ -400,6 +413,10 @@ func (r *Router) acquire(ctx context.Context, d *Deployment) (held, ok bool) {
 }
 
 func (r *Router) release(ctx context.Context, d *Deployment) {
+	if r.state.direct {
+		_ = r.opts.State.Release(ctx, d.ID())
+		return
+	}
 	_ = r.state.do(context.WithoutCancel(ctx), "release", func(ctx context.Context) error {
 		return r.opts.State.Release(ctx, d.ID())
 	})
@@ -408,15 +425,23 @@ func (r *Router) release(ctx context.Context, d *Deployment) {
 // countRequest counts one request against d's rpm; false when it is full.
 func (r *Router) countRequest(ctx context.Context, d *Deployment, minute int64) bool {
 	ok := true
-	err := r.state.do(ctx, "count request", func(ctx context.Context) error {
-		var err error
+	var err error
+	if r.state.direct {
 		_, ok, err = r.opts.State.AddUpTo(ctx, d.ID(), CounterRequests, minute, 1, int64(d.Cfg.RPM))
-		return err
-	})
+	} else {
+		err = r.state.do(ctx, "count request", func(ctx context.Context) error {
+			var err error
+			_, ok, err = r.opts.State.AddUpTo(ctx, d.ID(), CounterRequests, minute, 1, int64(d.Cfg.RPM))
+			return err
+		})
+	}
 	return err != nil || ok
 }
 
 func (r *Router) add(ctx context.Context, d *Deployment, c Counter, minute, delta int64) (int64, error) {
+	if r.state.direct {
+		return r.opts.State.Add(ctx, d.ID(), c, minute, delta)
+	}
 	var n int64
 	err := r.state.do(ctx, c.op(), func(ctx context.Context) error {
 		var err error
@@ -428,6 +453,10 @@ func (r *Router) add(ctx context.Context, d *Deployment, c Counter, minute, delt
 
 func (r *Router) observe(ctx context.Context, d *Deployment, k SampleKind, s Sample) {
 	if !r.keepSamples {
+		return
+	}
+	if r.state.direct {
+		_ = r.opts.State.Observe(ctx, d.ID(), k, s, r.opts.LatencySamples)
 		return
 	}
 	_ = r.state.do(ctx, "observe", func(ctx context.Context) error {
@@ -450,7 +479,9 @@ func countsAgainst(k llm.ErrorKind) bool {
 // next pick sees it.
 func (r *Router) settle(ctx context.Context, g *Group, d *Deployment, t *Try, held bool, err error) {
 	gone := ctx.Err() != nil
-	ctx = context.WithoutCancel(ctx)
+	if !r.state.direct {
+		ctx = context.WithoutCancel(ctx) // the outcome is recorded even when the client left
+	}
 	if held {
 		r.release(ctx, d)
 	}
