@@ -35,6 +35,45 @@ const maxErrorBody = 1 << 20
 // maxReplyBody bounds a non-streamed upstream reply.
 const maxReplyBody = 64 << 20
 
+// replyBuf holds a non-streamed reply while it is relayed or decoded.
+type replyBuf struct{ b []byte }
+
+var replyBufs = sync.Pool{New: func() any { return &replyBuf{b: make([]byte, 0, 4<<10)} }}
+
+// readReply reads a non-streamed reply from d into a pooled buffer, sized
+// from its Content-Length when it has one; put returns the buffer.
+func readReply(d *router.Deployment, resp *provider.Response) (*replyBuf, error) {
+	rb := replyBufs.Get().(*replyBuf)
+	b := rb.b[:0]
+	if n := resp.ContentLength; n > int64(cap(b)) && n <= maxReplyBody {
+		b = make([]byte, 0, n+1)
+	}
+	defer func() { rb.b = b }()
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := resp.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if len(b) > maxReplyBody {
+			return rb, &llm.Error{Kind: llm.KindUpstream, Message: fmt.Sprintf("deployment %s sent a reply larger than %d bytes", d.Upstream.Name, maxReplyBody)}
+		}
+		if err == io.EOF {
+			return rb, nil
+		}
+		if err != nil {
+			return rb, err
+		}
+	}
+}
+
+func (rb *replyBuf) put() {
+	if cap(rb.b) <= 1<<20 {
+		rb.b = rb.b[:0]
+		replyBufs.Put(rb)
+	}
+}
+
 func (s *Server) chatOpenAI(w *httpd.Response, r *httpd.Request, info *reqInfo) error {
 	return s.serveChat(w, r, info, llm.DialectOpenAI)
 }
@@ -163,6 +202,9 @@ func (c *call) hubRequest() (*llm.Request, error) {
 	return c.hub, c.hubErr
 }
 
+// noFirstByteTimer is firstByte when no stream_timeout runs.
+func noFirstByteTimer() bool { return false }
+
 func (c *call) attempt(ctx context.Context, t *router.Try) (bool, error) {
 	d, upModel := t.Deployment, t.UpstreamModel
 	if d.Dialect() == "" {
@@ -193,15 +235,16 @@ func (c *call) attempt(ctx context.Context, t *router.Try) (bool, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	ctx, cancelCause := context.WithCancelCause(ctx)
-	defer cancelCause(nil)
-	c.firstByte = func() bool { return false }
+	c.firstByte = noFirstByteTimer
 	if c.stream {
 		st := d.Cfg.StreamTimeout
 		if st <= 0 {
 			st = c.s.opts.StreamTimeout
 		}
 		if st > 0 {
+			var cancelCause context.CancelCauseFunc
+			ctx, cancelCause = context.WithCancelCause(ctx)
+			defer cancelCause(nil)
 			t := time.AfterFunc(st, func() { cancelCause(provider.ErrFirstByteTimeout) })
 			defer t.Stop()
 			c.firstByte = t.Stop
@@ -303,10 +346,12 @@ func (c *call) passthrough(ctx context.Context, d *router.Deployment, upModel st
 	defer resp.Body.Close()
 	tracker := c.s.trackers[d.Dialect()]()
 	if !c.stream {
-		b, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBody))
+		rb, err := readReply(d, resp)
+		defer rb.put()
 		if err != nil {
 			return false, d.Upstream.Classify(ctx, err)
 		}
+		b := rb.b
 		tracker.ObserveBody(b)
 		c.setUsage(tracker.Usage())
 		c.keepResponse(b)
@@ -484,10 +529,12 @@ func (c *call) translated(ctx context.Context, d *router.Deployment, upModel str
 	defer resp.Body.Close()
 	client := c.s.clients[c.client]
 	if !c.stream {
-		b, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBody))
+		rb, err := readReply(d, resp)
+		defer rb.put()
 		if err != nil {
 			return false, d.Upstream.Classify(ctx, err)
 		}
+		b := rb.b
 		out, err := up.DecodeResponse(b)
 		if err != nil {
 			return false, upstreamReplyError(d, err)

@@ -20,8 +20,8 @@ type bodyInfo struct {
 	fallbacks, cwFallbacks, cpFallbacks []string
 	// gatewayFields lists which of gatewayFields the body has.
 	gateway []string
-	// keys are the top-level keys, for "is this param set" checks.
-	keys []string
+	// body is what was scanned.
+	body []byte
 	// includeUsage is stream_options.include_usage.
 	includeUsage bool
 	// user is "user", else metadata.user_id; tags are metadata.tags + tags.
@@ -29,14 +29,10 @@ type bodyInfo struct {
 	tags []string
 }
 
-// has reports whether the body sets top-level key k.
+// has reports whether the body sets top-level key k (a second look at the
+// body: only deployments with extra params ask).
 func (b *bodyInfo) has(k string) bool {
-	for _, x := range b.keys {
-		if x == k {
-			return true
-		}
-	}
-	return false
+	return gjson.GetBytes(b.body, gjson.Escape(k)).Exists()
 }
 
 var isGatewayField = func() map[string]bool {
@@ -50,12 +46,11 @@ var isGatewayField = func() map[string]bool {
 // scanBody reads the top level of a JSON object body once. The results
 // point into body, which must not change while they are used.
 func scanBody(body []byte) bodyInfo {
-	bi := bodyInfo{numRetries: -1}
+	bi := bodyInfo{numRetries: -1, body: body}
 	root := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body)))
 	var metaUser string
 	root.ForEach(func(k, v gjson.Result) bool {
 		key := k.Str
-		bi.keys = append(bi.keys, key)
 		switch key {
 		case "model":
 			bi.model = v
@@ -118,10 +113,6 @@ func names(v gjson.Result) []string {
 // withModel returns body with the top-level model value replaced by model,
 // spliced at the offset the scan found (one copy, no re-parse).
 func withModel(body []byte, at gjson.Result, model string) []byte {
-	q, err := json.Marshal(model)
-	if err != nil {
-		return body
-	}
 	if at.Index <= 0 || at.Index+len(at.Raw) > len(body) {
 		out, err := setModel(body, model)
 		if err != nil {
@@ -129,8 +120,21 @@ func withModel(body []byte, at gjson.Result, model string) []byte {
 		}
 		return out
 	}
-	out := make([]byte, 0, len(body)+len(q)-len(at.Raw))
+	out := make([]byte, 0, len(body)+len(model)+2-len(at.Raw))
 	out = append(out, body[:at.Index]...)
-	out = append(out, q...)
+	out = appendJSONString(out, model)
 	return append(out, body[at.Index+len(at.Raw):]...)
+}
+
+// appendJSONString appends s as a JSON string, as encoding/json writes it.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // escapes, and invalid UTF-8
+			return append(dst, q...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }

@@ -65,13 +65,15 @@ type Options struct {
 
 // Server serves the gateway's API.
 type Server struct {
-	opts      Options
-	router    *router.Router
-	log       *slog.Logger
-	keyHash   [32]byte
-	keyHex    string
-	hasKey    bool
-	lines     *logging.Lines
+	opts    Options
+	router  *router.Router
+	log     *slog.Logger
+	keyHash [32]byte
+	keyHex  string
+	hasKey  bool
+	lines   *logging.Lines
+	// routes are the POST routes, made once (a method value allocates).
+	routes    struct{ chat, messages, countTokens, embeddings route }
 	metrics   httpd.HandlerFunc
 	clients   map[llm.Dialect]llm.ClientCodec
 	upstreams map[llm.Dialect]llm.UpstreamCodec
@@ -125,6 +127,10 @@ func New(rt *router.Router, opts Options) *Server {
 	if opts.Metrics != nil {
 		s.metrics = httpd.Adapt(opts.Metrics)
 	}
+	s.routes.chat = route{llm.DialectOpenAI, true, s.chatOpenAI}
+	s.routes.messages = route{llm.DialectAnthropic, true, s.chatAnthropic}
+	s.routes.countTokens = route{llm.DialectAnthropic, true, s.handleCountTokens}
+	s.routes.embeddings = route{llm.DialectOpenAI, true, s.handleEmbeddings}
 	return s
 }
 
@@ -154,13 +160,13 @@ func (s *Server) match(r *httpd.Request) (route, bool) {
 	case http.MethodPost:
 		switch {
 		case strings.HasSuffix(p, "/v1/messages/count_tokens"), p == "/messages/count_tokens":
-			return route{llm.DialectAnthropic, true, s.handleCountTokens}, true
+			return s.routes.countTokens, true
 		case strings.HasSuffix(p, "/v1/messages"), p == "/messages":
-			return route{llm.DialectAnthropic, true, s.chatAnthropic}, true
+			return s.routes.messages, true
 		case strings.HasSuffix(p, "/chat/completions"):
-			return route{llm.DialectOpenAI, true, s.chatOpenAI}, true
+			return s.routes.chat, true
 		case strings.HasSuffix(p, "/embeddings"):
-			return route{llm.DialectOpenAI, true, s.handleEmbeddings}, true
+			return s.routes.embeddings, true
 		}
 	case http.MethodGet:
 		switch p {

@@ -3,11 +3,9 @@ package server_test
 import (
 	"bytes"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/netip"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/tidwall/sjson"
@@ -15,6 +13,7 @@ import (
 	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/internal/gateway"
 	"github.com/switchyard/switchyard/internal/httpd"
+	"github.com/switchyard/switchyard/internal/logging"
 
 	"github.com/switchyard/switchyard/internal/testutil/benchdata"
 	"github.com/switchyard/switchyard/internal/testutil/cputime"
@@ -22,9 +21,10 @@ import (
 
 // BenchmarkServerPassthrough runs the real handler, wired by the gateway
 // package as cmd/switchyard wires it (master key, Prometheus metrics,
-// SQLite spend log with its journal, info-level request log), against an
-// in-memory upstream (a RoundTripper, so no upstream or socket cost is in
-// the profile). It is the benchmark to profile the data path with:
+// SQLite spend log with its journal, the request log at info), with the
+// client side in memory (httpd.Recorder) and the upstreams on loopback
+// (benchdata.ServeUpstream, in this process: their CPU counts too). It is
+// the benchmark to profile the data path with:
 //
 //	go test -run '^$' -bench ServerPassthrough/json -benchmem -cpuprofile cpu.out ./internal/server
 //	go tool pprof -top cpu.out
@@ -105,28 +105,32 @@ var (
 )
 
 // benchGateway builds the gateway the way the benchmark tool configures
-// the real binary, with the in-memory upstream.
+// the real binary (the fast upstream client included), against fixed-reply
+// upstreams on loopback.
 func benchGateway(b *testing.B, spendLog bool) httpd.Handler {
 	b.Helper()
 	dir := b.TempDir()
+	jsonUp := benchdata.ServeUpstream(b, benchdata.UpstreamJSON)
+	sseUp := benchdata.ServeUpstream(b, benchdata.UpstreamSSE)
+	antUp := benchdata.ServeUpstream(b, benchdata.UpstreamAnthropic)
 	yaml := `
 model_list:
   - model_name: bench-json
-    litellm_params: {model: openai/bench-upstream, api_base: "http://json-1.bench/v1", api_key: sk-up}
+    litellm_params: {model: openai/bench-upstream, api_base: "` + jsonUp + `/v1", api_key: sk-up}
   - model_name: bench-json
-    litellm_params: {model: openai/bench-upstream, api_base: "http://json-2.bench/v1", api_key: sk-up}
+    litellm_params: {model: openai/bench-upstream, api_base: "` + jsonUp + `/v1/", api_key: sk-up}
   - model_name: bench-stream
-    litellm_params: {model: openai/bench-upstream, api_base: "http://sse-1.bench/v1", api_key: sk-up}
+    litellm_params: {model: openai/bench-upstream, api_base: "` + sseUp + `/v1", api_key: sk-up}
   - model_name: bench-stream
-    litellm_params: {model: openai/bench-upstream, api_base: "http://sse-2.bench/v1", api_key: sk-up}
+    litellm_params: {model: openai/bench-upstream, api_base: "` + sseUp + `/v1/", api_key: sk-up}
   - model_name: claude-pass
-    litellm_params: {model: anthropic/claude-bench-upstream, api_base: "http://anthropic-1.bench", api_key: sk-up}
+    litellm_params: {model: anthropic/claude-bench-upstream, api_base: "` + antUp + `", api_key: sk-up}
   - model_name: claude-pass
-    litellm_params: {model: anthropic/claude-bench-upstream, api_base: "http://anthropic-2.bench", api_key: sk-up}
+    litellm_params: {model: anthropic/claude-bench-upstream, api_base: "` + antUp + `/", api_key: sk-up}
   - model_name: claude-xlate
-    litellm_params: {model: openai/bench-upstream, api_base: "http://sse-1.bench/v1", api_key: sk-up}
+    litellm_params: {model: openai/bench-upstream, api_base: "` + sseUp + `/v1", api_key: sk-up}
   - model_name: claude-xlate
-    litellm_params: {model: openai/bench-upstream, api_base: "http://sse-2.bench/v1", api_key: sk-up}
+    litellm_params: {model: openai/bench-upstream, api_base: "` + sseUp + `/v1/", api_key: sk-up}
 litellm_settings:
   callbacks: ["prometheus"]
 general_settings:
@@ -140,40 +144,14 @@ general_settings:
 	if err != nil {
 		b.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	g, err := gateway.New(cfg, gateway.Options{Logger: log, Transport: memUpstream{}, DataDir: dir})
+	log, logw := logging.New(io.Discard, false, false)
+	g, err := gateway.New(cfg, gateway.Options{Logger: log, DataDir: dir})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = g.Close() })
+	b.Cleanup(func() {
+		_ = g.Close()
+		_ = logw.Close()
+	})
 	return g.Handler()
-}
-
-// memUpstream answers by host: json-* a chat.completion, sse-* a 10-event
-// OpenAI stream, anthropic-* a 10-event Anthropic stream.
-type memUpstream struct{}
-
-var (
-	memJSON = []byte(`{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench-upstream",` +
-		`"choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the bench upstream."},"finish_reason":"stop"}],` +
-		`"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}`)
-	memSSE       = benchdata.OpenAIStream()
-	memAnthropic = benchdata.AnthropicStream()
-)
-
-func (memUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil {
-		_, _ = io.Copy(io.Discard, r.Body)
-		_ = r.Body.Close()
-	}
-	body, ct := memJSON, "application/json"
-	switch {
-	case strings.HasPrefix(r.URL.Host, "sse-"):
-		body, ct = memSSE, "text/event-stream"
-	case strings.HasPrefix(r.URL.Host, "anthropic-"):
-		body, ct = memAnthropic, "text/event-stream"
-	}
-	return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{"Content-Type": {ct}}, Body: io.NopCloser(bytes.NewReader(body)),
-		ContentLength: -1, Request: r}, nil
 }
