@@ -199,23 +199,25 @@ func (r *Router) runGroup(ctx context.Context, req Request, route *Route, res *R
 		if auto && attempt > 0 {
 			strat = pickCheapest
 		}
-		cands, fresh, cerr := r.candidates(ctx, g, req, tried)
+		now := r.now()
+		cands, fresh, cerr := r.candidates(ctx, g, req, tried, now)
 		if cerr == nil && attempt > 0 && !fresh {
 			// Only deployments that already failed are left: wait before
 			// asking one again, as it (or its retry-after) asked.
 			wait := r.backoff(attempt, lastRetryAfter)
-			if dl, ok := ctx.Deadline(); ok && r.now().Add(wait).After(dl) {
+			if dl, ok := ctx.Deadline(); ok && now.Add(wait).After(dl) {
 				return false, lastErr
 			}
 			if r.sleep(ctx, wait) != nil {
 				return false, lastErr
 			}
-			cands, _, cerr = r.candidates(ctx, g, req, tried)
+			now = r.now()
+			cands, _, cerr = r.candidates(ctx, g, req, tried, now)
 		}
 		var d *Deployment
 		var held bool
 		if cerr == nil {
-			d, held, cerr = r.choose(ctx, cands, strat, req)
+			d, held, cerr = r.choose(ctx, cands, strat, req, now)
 		}
 		if cerr != nil {
 			if lastErr != nil {
@@ -225,7 +227,7 @@ func (r *Router) runGroup(ctx context.Context, req Request, route *Route, res *R
 			return false, cerr
 		}
 		t := &Try{Deployment: d, UpstreamModel: d.UpstreamModel(route.Star), Group: g.Name,
-			Retries: res.Attempts - res.Fallbacks, Fallbacks: res.Fallbacks, start: r.now(), now: r.now}
+			Retries: res.Attempts - res.Fallbacks, Fallbacks: res.Fallbacks, start: now, now: r.now}
 		res.Deployment, res.Group, res.Attempts = d, g.Name, res.Attempts+1
 		res.Retries, res.Fallbacks = t.Retries, t.Fallbacks
 		d.inFlight.Add(1)
@@ -294,8 +296,7 @@ func (r *Router) read(ctx context.Context, g *Group, minute int64) []Snapshot {
 // not cooling down, under their rpm/tpm/parallel limits, large enough for
 // the prompt; those not tried yet if any (fresh), and of these the lowest
 // `order`. With none, the error says why, with a retry-after.
-func (r *Router) candidates(ctx context.Context, g *Group, req Request, tried map[*Deployment]bool) ([]cand, bool, error) {
-	now := r.now()
+func (r *Router) candidates(ctx context.Context, g *Group, req Request, tried map[*Deployment]bool, now time.Time) ([]cand, bool, error) {
 	minute := now.Unix() / 60
 	snaps := r.read(ctx, g, minute)
 	n := len(g.Deployments)
@@ -374,8 +375,8 @@ func (r *Router) noneAvailable(g *Group, req Request, cooling, full, small int, 
 // choose picks with strat and reserves the pick: an in-flight slot (its
 // max_parallel_requests) and one request of its rpm, both atomic in the
 // state. A deployment that fills up meanwhile is dropped and another picked.
-func (r *Router) choose(ctx context.Context, cands []cand, strat strategy, req Request) (*Deployment, bool, error) {
-	minute := r.now().Unix() / 60
+func (r *Router) choose(ctx context.Context, cands []cand, strat strategy, req Request, now time.Time) (*Deployment, bool, error) {
+	minute := now.Unix() / 60
 	for len(cands) > 0 {
 		i := strat(r, cands, req.Stream)
 		d := cands[i].d

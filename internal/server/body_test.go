@@ -17,7 +17,9 @@ func TestNoteOutputEventKeepsStreamedText(t *testing.T) {
 			`{"choices":[{"index":0,"delta":{"content":"Hel"}}]}`,
 			`{"choices":[{"index":0,"delta":{"content":"lo \"x\""}}]}`,
 			`{"choices":[],"usage":{"prompt_tokens":1}}`,
-		}, `Hello "x"`},
+			`{"choices":[{"index":0,"delta":{"reasoning_content":"hidden","tool_calls":[{"function":{"arguments":"{\"content\":\"no\"}"}}]}}]}`,
+			`{"choices":[{"index":0,"delta":{"content":" caf\u00e9\n"}}]}`,
+		}, "Hello \"x\" café\n"},
 		{llm.DialectAnthropic, []string{
 			`{"type":"message_start","message":{"content":[]}}`,
 			`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}`,

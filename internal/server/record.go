@@ -107,23 +107,23 @@ var (
 )
 
 // noteOutputEvent keeps the text of a relayed event: an OpenAI chunk's
-// delta content, or an Anthropic content_block_delta's text.
+// delta content, or an Anthropic content_block_delta's text. It reads the
+// string after the key where it first appears instead of walking a path:
+// inside a JSON string every quote is escaped, so the key's bytes only
+// match a key.
 func (info *reqInfo) noteOutputEvent(data []byte) {
 	if info.outText.Len() >= outTextLimit {
 		return
 	}
-	switch info.client {
-	case llm.DialectAnthropic:
-		if bytes.Contains(data, textKey) {
-			if c := gjson.GetBytes(data, "delta.text"); c.Type == gjson.String {
-				info.outText.WriteString(c.Str)
-			}
-		}
-	default:
-		if bytes.Contains(data, contentKey) {
-			if c := gjson.GetBytes(data, "choices.0.delta.content"); c.Type == gjson.String {
-				info.outText.WriteString(c.Str)
-			}
-		}
+	key := contentKey
+	if info.client == llm.DialectAnthropic {
+		key = textKey
+	}
+	i := bytes.Index(data, key)
+	if i < 0 {
+		return
+	}
+	if v := gjson.ParseBytes(data[i+len(key)-1:]); v.Type == gjson.String {
+		info.outText.WriteString(v.Str)
 	}
 }
