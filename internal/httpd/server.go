@@ -25,6 +25,7 @@ package httpd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -270,11 +271,15 @@ type conn struct {
 	w      Response
 	remote netip.AddrPort
 
+	// deadline is the read deadline set on nc.
+	deadline time.Time
 	// The watcher: armed per request with watchTimer, it runs watch on
 	// the timer's goroutine; watchDone gets a value when it returns.
+	// stopping (under watchMu) tells it to stop.
 	watchTimer *time.Timer
 	watchDone  chan struct{}
-	stopping   atomic.Bool
+	watchMu    sync.Mutex
+	stopping   bool
 	// cancel cancels the context of the request in flight (nil between
 	// requests); the watcher and Close call it.
 	cancelMu sync.Mutex
@@ -370,10 +375,20 @@ func (c *conn) serve() {
 }
 
 // serveOne reads and serves one request; false when the connection ends.
+//
+// Read deadlines cost a timer update each, so a request that arrives whole
+// in one read sets none: the wait for it runs under the idle deadline, which
+// is moved only once less than half of IdleTimeout is left (an idle
+// connection is closed after between half and all of IdleTimeout). Only a
+// header or body that needs more reads gets ReadHeaderTimeout. Nothing
+// reads while the handler runs; its watcher clears the deadline first.
 func (c *conn) serveOne(n int) bool {
 	s := c.s
-	if err := c.nc.SetReadDeadline(time.Now().Add(s.idleTimeout())); err != nil {
-		return false
+	now := time.Now()
+	if idle := s.idleTimeout(); c.deadline.Sub(now) < idle/2 {
+		if err := c.setDeadline(now.Add(idle)); err != nil {
+			return false
+		}
 	}
 	if _, err := c.br.Peek(1); err != nil {
 		return false // closed, reset, idle too long, or claimed by Shutdown
@@ -382,8 +397,10 @@ func (c *conn) serveOne(n int) bool {
 		return false
 	}
 	defer c.state.CompareAndSwap(stateActive, stateIdle)
-	if err := c.nc.SetReadDeadline(time.Now().Add(s.readHeaderTimeout())); err != nil {
-		return false
+	if b, _ := c.br.Peek(c.br.Buffered()); !headerComplete(b) {
+		if err := c.setDeadline(time.Now().Add(s.readHeaderTimeout())); err != nil {
+			return false
+		}
 	}
 	req := &c.req
 	req.Reset()
@@ -396,7 +413,12 @@ func (c *conn) serveOne(n int) bool {
 		// Declared too large: not read; the handler answers and the
 		// connection closes.
 		bodyErr = ErrBodyTooLarge
-	} else {
+	} else if cl != 0 && cl != -2 {
+		if cl < 0 || c.br.Buffered() < cl {
+			if err := c.setDeadline(time.Now().Add(s.readHeaderTimeout())); err != nil {
+				return false
+			}
+		}
 		if req.MayContinue() {
 			if _, err := c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
 				return false
@@ -411,12 +433,28 @@ func (c *conn) serveOne(n int) bool {
 			c.badRequest(err)
 			return false
 		}
-	}
-	if err := c.nc.SetReadDeadline(time.Time{}); err != nil {
+	} else if err := req.ContinueReadBody(c.br, s.maxBodyBytes(), false); err != nil {
+		c.badRequest(err)
 		return false
 	}
 	return c.handle(bodyErr)
 }
+
+// setDeadline sets the read deadline, unless it is set already.
+func (c *conn) setDeadline(t time.Time) error {
+	if t.Equal(c.deadline) {
+		return nil
+	}
+	c.deadline = t
+	return c.nc.SetReadDeadline(t)
+}
+
+// headerComplete reports whether b holds a whole request line and header.
+func headerComplete(b []byte) bool {
+	return bytes.Contains(b, crlfcrlf) || bytes.Contains(b, lflf)
+}
+
+var crlfcrlf, lflf = []byte("\r\n\r\n"), []byte("\n\n")
 
 // handle runs the handler on the request in c.req and ends its response.
 func (c *conn) handle(bodyErr error) bool {
@@ -487,30 +525,48 @@ func (c *conn) arm() {
 }
 
 // disarm stops the timer, or the watcher it started: a read deadline in
-// the past ends the watcher's read, and the connection's deadline is
-// cleared again.
+// the past ends the watcher's read.
 func (c *conn) disarm() {
 	if c.watchTimer.Stop() {
 		return
 	}
-	c.stopping.Store(true)
+	c.watchMu.Lock()
+	c.stopping = true
 	_ = c.nc.SetReadDeadline(aLongTimeAgo)
+	c.watchMu.Unlock()
 	<-c.watchDone
-	c.stopping.Store(false)
-	_ = c.nc.SetReadDeadline(time.Time{})
+	c.stopping = false
+	c.deadline = aLongTimeAgo // serveOne sets the idle one
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
 
 // watch runs while the handler does: nothing else reads the connection,
-// so it can wait in the buffer for one byte. Bytes that arrive (a client
-// pipelining its next request) stay in the buffer for the next request;
-// EOF or an error means the client is gone.
+// so it can wait in the buffer for one byte, with no deadline. Bytes that
+// arrive (a client pipelining its next request) stay in the buffer for the
+// next request; EOF or an error means the client is gone.
 func (c *conn) watch() {
 	defer func() { c.watchDone <- struct{}{} }()
-	if _, err := c.br.Peek(1); err != nil && !c.stopping.Load() {
+	c.watchMu.Lock()
+	if c.stopping {
+		c.watchMu.Unlock()
+		return
+	}
+	c.deadline = time.Time{}
+	err := c.nc.SetReadDeadline(c.deadline)
+	c.watchMu.Unlock()
+	if err != nil {
+		return
+	}
+	if _, err := c.br.Peek(1); err != nil && !c.isStopping() {
 		c.cancelRequest(ErrClientGone)
 	}
+}
+
+func (c *conn) isStopping() bool {
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	return c.stopping
 }
 
 // badRequest answers a request that cannot be read, when it was not merely

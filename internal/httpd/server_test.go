@@ -535,3 +535,36 @@ func TestRecorder(t *testing.T) {
 		t.Fatalf("%q %v", got, resp.Header)
 	}
 }
+
+func TestReadHeaderTimeoutOnSlowRequests(t *testing.T) {
+	_, addr := start(t, echo, func(s *Server) {
+		s.ReadHeaderTimeout = 100 * time.Millisecond
+		s.IdleTimeout = 10 * time.Second
+	})
+	for _, tc := range []struct{ name, partial string }{
+		{"header", "POST /x HTTP/1.1\r\nHost: a\r\n"},
+		{"body", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := dial(t, addr)
+			rc.send(tc.partial)
+			began := time.Now()
+			if !rc.closed() {
+				t.Fatal("a request that stalls is not cut")
+			}
+			if d := time.Since(began); d > time.Second {
+				t.Fatalf("cut after %s: want ReadHeaderTimeout, not IdleTimeout", d)
+			}
+		})
+	}
+	// A request split over several writes but on time is served.
+	rc := dial(t, addr)
+	rc.send("POST /x HTTP/1.1\r\nHo")
+	time.Sleep(20 * time.Millisecond)
+	rc.send("st: a\r\nContent-Length: 4\r\n\r\nab")
+	time.Sleep(20 * time.Millisecond)
+	rc.send("cd")
+	if got := body(t, rc.read("POST")); got != "abcd" {
+		t.Fatalf("body %q", got)
+	}
+}
