@@ -62,19 +62,35 @@ func (t *usageTracker) ObserveEvent(data []byte) {
 
 func (t *usageTracker) ObserveBody(body []byte) { t.ObserveEvent(body) }
 
+// observe reads a usage object in one pass over its keys (details too).
 func (t *usageTracker) observe(v gjson.Result) {
-	w := CompletionUsage{
-		PromptTokens:         int(v.Get("prompt_tokens").Int()),
-		CompletionTokens:     int(v.Get("completion_tokens").Int()),
-		PromptCacheHitTokens: int(v.Get("prompt_cache_hit_tokens").Int()),
-		PromptTokensDetails: &PromptDetails{
-			CachedTokens:     int(v.Get("prompt_tokens_details.cached_tokens").Int()),
-			CacheWriteTokens: int(v.Get("prompt_tokens_details.cache_write_tokens").Int()),
-		},
-		CompletionTokensDetails: &CompletionDetails{
-			ReasoningTokens: int(v.Get("completion_tokens_details.reasoning_tokens").Int()),
-		},
-	}
+	var w CompletionUsage
+	var pd PromptDetails
+	var cd CompletionDetails
+	v.ForEach(func(k, x gjson.Result) bool {
+		switch k.Str {
+		case "prompt_tokens":
+			w.PromptTokens = int(x.Int())
+		case "completion_tokens":
+			w.CompletionTokens = int(x.Int())
+		case "prompt_cache_hit_tokens":
+			w.PromptCacheHitTokens = int(x.Int())
+		case "prompt_tokens_details":
+			x.ForEach(func(k, x gjson.Result) bool {
+				switch k.Str {
+				case "cached_tokens":
+					pd.CachedTokens = int(x.Int())
+				case "cache_write_tokens":
+					pd.CacheWriteTokens = int(x.Int())
+				}
+				return true
+			})
+		case "completion_tokens_details":
+			cd.ReasoningTokens = int(x.Get("reasoning_tokens").Int())
+		}
+		return true
+	})
+	w.PromptTokensDetails, w.CompletionTokensDetails = &pd, &cd
 	t.u.Merge(hubUsage(&w))
 	t.ok = true
 }
