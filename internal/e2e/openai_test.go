@@ -397,6 +397,41 @@ func TestResetMidStream(t *testing.T) {
 	}
 }
 
+// TestStreamEndReachesClientWhileUpstreamLingers: the end of a relayed
+// stream is flushed with the response's end (one write) when the upstream
+// body ends right after its [DONE], and on its own, promptly, when the
+// upstream keeps the body open.
+func TestStreamEndReachesClientWhileUpstreamLingers(t *testing.T) {
+	for _, hold := range []time.Duration{0, 3 * time.Second} {
+		t.Run(fmt.Sprint("hold ", hold), func(t *testing.T) {
+			up := fakeup.New(fakeup.OpenAI)
+			defer up.Close()
+			up.Script = func(int, fakeup.Request) fakeup.Reply {
+				return fakeup.Reply{Text: "one two three", Chunks: 3, HoldAfterEnd: hold}
+			}
+			g := startGateway(t, oneOpenAI, map[string]string{"UP": up.URL})
+			c := oaClient(g)
+			began := time.Now()
+			stream := c.Chat.Completions.NewStreaming(context.Background(), params("gpt-4o"))
+			var text strings.Builder
+			for stream.Next() {
+				if ch := stream.Current(); len(ch.Choices) > 0 {
+					text.WriteString(ch.Choices[0].Delta.Content)
+				}
+			}
+			if err := stream.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if text.String() != "one two three" {
+				t.Fatalf("text %q", text.String())
+			}
+			if d := time.Since(began); d > time.Second {
+				t.Fatalf("the stream's end reached the client after %s", d)
+			}
+		})
+	}
+}
+
 func TestRetryOnOtherDeployment(t *testing.T) {
 	bad := fakeup.New(fakeup.OpenAI)
 	defer bad.Close()

@@ -67,6 +67,9 @@ type Reply struct {
 	ResetAfterEvents int
 	// NoUsage leaves usage out.
 	NoUsage bool
+	// HoldAfterEnd keeps a stream's body open this long after its last
+	// event ([DONE], message_stop) before ending it.
+	HoldAfterEnd time.Duration
 	// Raw, when set, is written as the whole body with status 200.
 	Raw string
 	// InputTokens and OutputTokens reported (default 11 and 7).
@@ -276,6 +279,12 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, req Request, rep
 			return
 		}
 		_ = fl.Flush()
+	}
+	if rep.HoldAfterEnd > 0 {
+		select {
+		case <-time.After(rep.HoldAfterEnd):
+		case <-r.Context().Done():
+		}
 	}
 }
 

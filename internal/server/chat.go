@@ -379,6 +379,11 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 	}()
 	var line, ev, data, name []byte
 	committed, done := false, false
+	// The end marker's flush waits for the upstream body to end, which it
+	// does at once, so that it leaves with the response's last chunk in
+	// one write; late sends it anyway should the body stay open.
+	var late *lateFlush
+	defer func() { late.cancel() }()
 	for {
 		var err error
 		line, err = readLine(br, line)
@@ -407,13 +412,18 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 						c.commit(d, "text/event-stream", http.StatusOK)
 						committed = true
 					}
+					late.cancel() // bytes after the end marker: flush as usual
 					if _, werr := c.w.Write(ev); werr != nil {
 						return true, &llm.Error{Kind: llm.KindClientGone, Message: "client went away", Err: werr}
 					}
 					// Flush unless another whole line is already buffered (so
 					// reading on cannot block): every event still goes out as
 					// soon as it arrived, but a burst costs one write.
-					if !lineBuffered(br) {
+					switch {
+					case lineBuffered(br):
+					case done && late == nil:
+						late = flushLater(c.w)
+					default:
 						c.flush()
 					}
 				}
@@ -434,12 +444,13 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 		if err == nil {
 			continue
 		}
+		late.cancel()
 		c.setUsage(tracker.Usage())
 		if err == io.EOF && done {
 			if committed && len(bytes.TrimSpace(ev)) > 0 {
 				_, _ = c.w.Write(ev)
-				c.flush()
 			}
+			// The server flushes it with the response's end.
 			return committed, nil
 		}
 		var e *llm.Error
@@ -454,6 +465,45 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 		c.failInBand(e)
 		return true, e
 	}
+}
+
+// lateFlushWait is how long a relayed stream's end marker waits for the
+// upstream body to end before it is flushed on its own.
+const lateFlushWait = 5 * time.Millisecond
+
+// lateFlush flushes a response after lateFlushWait unless canceled first.
+// Until then the relay does not touch the response.
+type lateFlush struct {
+	mu  sync.Mutex
+	off bool
+	w   *httpd.Response
+	t   *time.Timer
+}
+
+func flushLater(w *httpd.Response) *lateFlush {
+	l := &lateFlush{w: w}
+	l.t = time.AfterFunc(lateFlushWait, l.fire)
+	return l
+}
+
+func (l *lateFlush) fire() {
+	l.mu.Lock()
+	if !l.off {
+		_ = l.w.Flush()
+		l.off = true
+	}
+	l.mu.Unlock()
+}
+
+// cancel stops l (nil: nothing to stop); once it returns, l never flushes.
+func (l *lateFlush) cancel() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.off = true
+	l.mu.Unlock()
+	l.t.Stop()
 }
 
 // relayReaders are the relay's 8 KB read buffers, reused across streams.
