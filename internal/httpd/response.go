@@ -9,7 +9,8 @@ import (
 )
 
 // Header is a response header (fasthttp's: Set, Add, Del, Peek,
-// SetContentType). Set the length with Response.SetContentLength, not
+// SetContentType). Keys are written as given: pass them in canonical form
+// ("X-Request-Id"). Set the length with Response.SetContentLength, not
 // here.
 type Header = fasthttp.ResponseHeader
 
@@ -235,6 +236,7 @@ func (w *Response) fail(err error) {
 func (w *Response) reset(bw *bufio.Writer, isHEAD, http10 bool) {
 	w.hdr.Reset()
 	w.hdr.SetNoDefaultContentType(true)
+	w.hdr.DisableNormalizing()
 	w.bw = bw
 	w.status, w.declared = 0, -1
 	w.head, w.chunked, w.noBody, w.close = false, false, false, false

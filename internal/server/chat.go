@@ -284,15 +284,16 @@ func (c *call) commit(d *router.Deployment, contentType string, status int) {
 		h.Set("Cache-Control", "no-cache")
 		h.Set("X-Accel-Buffering", "no")
 	}
+	// Each is set once per response: Add does not look for an earlier one.
 	var nb [20]byte
-	num := func(k string, n int64) { h.SetBytesV(k, strconv.AppendInt(nb[:0], n, 10)) }
-	h.Set("X-Litellm-Model-Id", d.ID())
-	h.Set("X-Litellm-Model-Group", c.try.Group)
-	h.Set("X-Litellm-Model-Api-Base", d.Cfg.APIBase)
+	num := func(k string, n int64) { h.AddBytesV(k, strconv.AppendInt(nb[:0], n, 10)) }
+	h.Add("X-Litellm-Model-Id", d.ID())
+	h.Add("X-Litellm-Model-Group", c.try.Group)
+	h.Add("X-Litellm-Model-Api-Base", d.Cfg.APIBase)
 	num("X-Litellm-Attempted-Retries", int64(c.try.Retries))
 	num("X-Litellm-Attempted-Fallbacks", int64(c.try.Fallbacks))
 	num("X-Litellm-Overhead-Duration-Ms", c.overhead().Milliseconds())
-	h.Set("X-Litellm-Call-Id", c.info.reqID)
+	h.Add("X-Litellm-Call-Id", c.info.reqID)
 	num("X-Litellm-Response-Duration-Ms", time.Since(c.start).Milliseconds())
 	c.w.WriteHeader(status)
 }
