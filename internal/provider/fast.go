@@ -584,16 +584,33 @@ func (c *conn) roundTrip(ctx context.Context, rb *reqBuf, body []byte) (*Respons
 		rb.vec[0], rb.vec[1], rb.bufs = nil, nil, nil
 	}
 	var fr *fasthttp.Response
+	var bodyErr error // reading a whole body failed after its head
+	whole := false
 	if err == nil {
 		fr = fasthttp.AcquireResponse()
-		fr.StreamBody = true
-		err = fr.Read(c.br)
+		err = c.readHead(fr)
 		if err != nil && smallBuffer(err) && !c.noReuse {
 			// The header block does not fit the read buffer: read on
 			// through a big one (what was peeked is still unread).
 			c.br = bufio.NewReaderSize(c.br, maxHeaderBytes)
 			c.noReuse = true
-			err = fr.Read(c.br)
+			err = c.readHead(fr)
+		}
+		if err == nil {
+			// A small body with a length is read whole, as fasthttp's own
+			// client does: the connection is free at once. Others (a
+			// stream, a large reply) are read off the connection as the
+			// caller reads.
+			cl := fr.Header.ContentLength()
+			whole = cl >= 0 && cl <= wholeBodyMax
+			fr.StreamBody = !whole
+			if bodyAllowed(fr.Header.StatusCode()) {
+				if err = fr.ReadBody(c.br, 0); err != nil && whole {
+					// The head came: the caller meets the failure reading
+					// the body, as it would on a streamed one.
+					bodyErr, err = c.mapErr(ctx, err, false), nil
+				}
+			}
 		}
 	}
 	if err != nil {
@@ -617,10 +634,15 @@ func (c *conn) roundTrip(ctx context.Context, rb *reqBuf, body []byte) (*Respons
 		clen: fr.Header.ContentLength(),
 		keep: !fr.Header.ConnectionClose() && !c.noReuse,
 	}
-	if rs := fr.BodyStream(); rs != nil {
+	switch rs := fr.BodyStream(); {
+	case bodyErr != nil:
+		r.body.whole, r.body.err = fr.Body(), bodyErr // what came, then the error
+		r.body.finish(false)
+	case rs != nil && !whole:
 		r.body.rs = rs
-	} else {
-		// No body (204, 304): the connection is free now.
+	default:
+		// Read whole, or no body (204, 304): the connection is free now.
+		r.body.whole = fr.Body()
 		r.body.finish(true)
 	}
 	if r.resp.StatusCode/100 != 2 {
@@ -660,6 +682,29 @@ type fastResponse struct {
 	body fastBody
 }
 
+// wholeBodyMax bounds a response body read whole with its head.
+const wholeBodyMax = 64 << 10
+
+// readHead reads a response's status line and header, past any interim
+// (1xx) response.
+func (c *conn) readHead(fr *fasthttp.Response) error {
+	for n := 0; ; n++ {
+		if err := fr.Header.Read(c.br); err != nil {
+			return err
+		}
+		if st := fr.Header.StatusCode(); st >= 200 || st == http.StatusSwitchingProtocols {
+			return nil
+		}
+		if n >= 10 {
+			return errors.New("too many interim responses")
+		}
+	}
+}
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
 // errBodyClosed is a read after Close.
 var errBodyClosed = errors.New("read on closed response body")
 
@@ -678,6 +723,9 @@ type fastBody struct {
 	clen int
 	n    int
 	keep bool
+	// whole is what is left of a body read whole with its head (the
+	// connection is back in the pool already).
+	whole []byte
 	// reading: a Read is blocked on the connection; done: the body ended
 	// (err says how); closed: Close was called.
 	reading, done, closed bool
@@ -691,6 +739,13 @@ func (b *fastBody) Read(p []byte) (int, error) {
 		return 0, errBodyClosed
 	}
 	if b.done {
+		if len(b.whole) > 0 {
+			n := copy(p, b.whole)
+			b.whole = b.whole[n:]
+			b.n += n
+			b.mu.Unlock()
+			return n, nil
+		}
 		err := b.err
 		b.mu.Unlock()
 		return 0, err
