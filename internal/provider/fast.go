@@ -57,9 +57,11 @@ type Pool struct {
 	MaxIdlePerHost, MaxIdle int
 
 	dialer net.Dialer
-	nidle  atomic.Int64
-	mu     sync.Mutex
-	hosts  map[string]*hostPool
+	// drainWait bounds the wait for a body's end after CloseAfterEnd.
+	drainWait time.Duration
+	nidle     atomic.Int64
+	mu        sync.Mutex
+	hosts     map[string]*hostPool
 }
 
 // NewPool returns a pool with the defaults of NewTransport.
@@ -71,6 +73,7 @@ func NewPool() *Pool {
 		MaxIdlePerHost: 256,
 		MaxIdle:        1024,
 		dialer:         net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second},
+		drainWait:      time.Second,
 		hosts:          map[string]*hostPool{},
 	}
 }
@@ -829,6 +832,55 @@ func (b *fastBody) Close() error {
 	}
 	b.release()
 	return nil
+}
+
+// closeDrained is Close for a caller that has all it needs (a stream's
+// end marker): what is left is the body's end, read in the background
+// (drain) so the connection can serve the next call instead of being
+// closed. The caller's context no longer reaches it.
+func (b *fastBody) closeDrained() error {
+	b.mu.Lock()
+	if b.closed || b.done || b.reading || !b.keep || b.rs == nil || !b.stop() {
+		b.mu.Unlock()
+		return b.Close()
+	}
+	b.closed, b.done, b.err = true, true, errBodyClosed
+	b.mu.Unlock()
+	go b.drain()
+	return nil
+}
+
+// drainBytes bounds the body end that drain reads.
+const drainBytes = 64 << 10
+
+// drain reads a closed body to its end and returns the connection to the
+// pool, or closes it when the end takes longer than a second (the pool's
+// drainWait) or is more than drainBytes away. It owns the body: Close marked it done.
+func (b *fastBody) drain() {
+	c := b.c
+	ok := false
+	if c.nc.SetReadDeadline(time.Now().Add(c.hp.p.drainWait)) == nil {
+		var buf [2048]byte
+		for n := 0; n <= drainBytes; {
+			k, err := b.rs.Read(buf[:])
+			n += k
+			if err != nil {
+				ok = err == io.EOF
+				break
+			}
+		}
+		ok = ok && c.nc.SetReadDeadline(time.Time{}) == nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_ = b.fr.CloseBodyStream()
+	b.rs, b.c = nil, nil
+	if ok {
+		c.hp.put(c)
+	} else {
+		c.close()
+	}
+	b.release()
 }
 
 // header builds the response header while the body is open.

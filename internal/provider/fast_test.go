@@ -898,3 +898,59 @@ func TestConnAlive(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseAfterEnd: a stream closed after its last event, its end still to
+// come, leaves its connection for the next call once the end arrives; an
+// end that does not come in drainWait closes it.
+func TestCloseAfterEnd(t *testing.T) {
+	const head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+	ev := "data: [DONE]\n\n"
+	chunk := fmt.Sprintf("%x\r\n%s\r\n", len(ev), ev)
+	for _, tc := range []struct {
+		name      string
+		endAfter  time.Duration // -1: never
+		wantConns int32
+	}{
+		{"end comes", 20 * time.Millisecond, 1},
+		{"end never comes", -1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const drainWait = 200 * time.Millisecond
+			var conns atomic.Int32
+			base := rawUpstream(t, func(n int, c net.Conn, br *bufio.Reader) {
+				conns.Add(1)
+				for {
+					if _, _, err := readReq(br); err != nil {
+						return
+					}
+					io.WriteString(c, head+chunk)
+					if tc.endAfter < 0 {
+						time.Sleep(time.Second)
+						return
+					}
+					time.Sleep(tc.endAfter)
+					io.WriteString(c, "0\r\n\r\n")
+				}
+			})
+			u := fastUp(base)
+			u.Pool.drainWait = drainWait
+			for i := range 2 {
+				resp, err := u.Do(context.Background(), EndpointChat, []byte(`{"model":"m"}`), nil)
+				if err != nil {
+					t.Fatalf("call %d: %v", i, err)
+				}
+				b := make([]byte, len(chunk))
+				if n, _ := io.ReadAtLeast(resp.Body, b, len(ev)); string(b[:n]) != ev {
+					t.Fatalf("call %d: read %q", i, b[:n])
+				}
+				if err := resp.CloseAfterEnd(); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(drainWait + 100*time.Millisecond)
+			}
+			if got := conns.Load(); got != tc.wantConns {
+				t.Fatalf("%d connections for 2 calls, want %d", got, tc.wantConns)
+			}
+		})
+	}
+}

@@ -58,6 +58,19 @@ type Response struct {
 	fast   *fastBody
 }
 
+// CloseAfterEnd closes the body of a caller that has read all it needs
+// (a stream's end marker, when the body's own end is still to come): the
+// rest is read in the background, for at most a second and 64 KiB, and
+// the connection then serves the next call instead of being closed. Close,
+// by contrast, closes the connection of a body not read to its end, which
+// tells the upstream the caller left.
+func (r *Response) CloseAfterEnd() error {
+	if r.fast != nil {
+		return r.fast.closeDrained()
+	}
+	return r.Body.Close()
+}
+
 // Header is the response header.
 func (r *Response) Header() http.Header {
 	if r.header == nil {

@@ -577,7 +577,17 @@ func (c *call) translated(ctx context.Context, d *router.Deployment, upModel str
 	if err != nil {
 		return false, err
 	}
-	defer resp.Body.Close()
+	// A stream read to its end marker leaves only the body's end: the
+	// connection is kept for the next call. Otherwise (an error, the
+	// client gone) closing the body tells the upstream to stop.
+	ended := false
+	defer func() {
+		if ended {
+			_ = resp.CloseAfterEnd()
+		} else {
+			_ = resp.Body.Close()
+		}
+	}()
 	client := c.s.clients[c.client]
 	if !c.stream {
 		rb, err := readReply(d, resp)
@@ -601,8 +611,7 @@ func (c *call) translated(ctx context.Context, d *router.Deployment, upModel str
 		c.keepResponse(enc)
 		return true, c.reply(enc)
 	}
-	st := up.NewStreamReader(resp.Body)
-	defer st.Close()
+	st := up.NewStreamReader(resp.Body) // closed with resp.Body
 	first, err := st.Next()
 	if err != nil {
 		return false, streamError(ctx, d, err)
@@ -616,7 +625,9 @@ func (c *call) translated(ctx context.Context, d *router.Deployment, upModel str
 		return true, err
 	}
 	c.flush()
-	return true, c.pump(ctx, d, st, sw)
+	err = c.pump(ctx, d, st, sw)
+	ended = err == nil
+	return true, err
 }
 
 func upstreamReplyError(d *router.Deployment, err error) *llm.Error {
