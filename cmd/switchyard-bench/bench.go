@@ -85,7 +85,7 @@ type cell struct {
 	RPSxFloor   float64 `json:"rps_x_floor,omitempty"`
 	AddedxFloor float64 `json:"added_latency_x_floor,omitempty"`
 	CPUxStd     float64 `json:"cpu_x_nethttp,omitempty"`
-	CPUxHybrid  float64 `json:"cpu_x_hybrid,omitempty"`
+	CPUxHTTPD   float64 `json:"cpu_x_httpd,omitempty"`
 }
 
 type startupResult struct {
@@ -149,7 +149,7 @@ type env struct {
 }
 
 func (e *env) stopAll() {
-	for _, t := range []string{tgSwitchyard, tgStd, tgHybrid, tgFast} {
+	for _, t := range []string{tgSwitchyard, tgStd, tgHTTPD, tgFast} {
 		e.procs[t].stop()
 	}
 	e.up.stop()
@@ -390,7 +390,7 @@ func (e *env) start() error {
 		"claude-xlate=" + e.ups[upstream.ModeSSE][0],
 		"bench-slow=" + e.ups[upstream.ModeSlow][0],
 	}, ",")
-	for _, t := range []struct{ name, role string }{{tgFast, roleFast}, {tgStd, roleStd}, {tgHybrid, roleHybrid}} {
+	for _, t := range []struct{ name, role string }{{tgFast, roleFast}, {tgStd, roleStd}, {tgHTTPD, roleHTTPD}} {
 		if !slices.Contains(o.targets, t.name) {
 			continue
 		}

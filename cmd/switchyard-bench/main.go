@@ -83,7 +83,7 @@ const (
 	tgDirect     = "direct"
 	tgFast       = "fasthttp"
 	tgStd        = "nethttp"
-	tgHybrid     = "hybrid"
+	tgHTTPD      = "httpd"
 	tgSwitchyard = "switchyard"
 )
 
@@ -97,7 +97,7 @@ const (
 
 var (
 	allScenarios = []string{scJSON, scStream, scClaude, scTranslated, scSlow, scStartup}
-	allTargets   = []string{tgDirect, tgFast, tgStd, tgHybrid, tgSwitchyard}
+	allTargets   = []string{tgDirect, tgFast, tgStd, tgHTTPD, tgSwitchyard}
 	allModes     = []string{modeC1, modeCN, modeOpen}
 	// knownScenarios adds the opt-in ones to the default list.
 	knownScenarios = append(append([]string{}, allScenarios...), scOllama)

@@ -30,7 +30,7 @@ func writeMarkdown(w io.Writer, res *results) {
 	}
 	fmt.Fprintf(w, "; %s, %s, %d CPUs, load average at start %s, %.0f s.\n",
 		res.Started.UTC().Format("2006-01-02"), res.Go, res.CPUs, firstFields(res.LoadAvg, 3), res.Seconds)
-	fmt.Fprintln(w, "Medians over rounds; ×floor: against the fasthttp floor of the same run; ×hybrid: against the net/http server + fasthttp client floor.")
+	fmt.Fprintln(w, "Medians over rounds; ×floor: against the fasthttp floor of the same run; ×httpd: against the floor of Switchyard's server (internal/httpd) before fasthttp's client.")
 	for _, s := range res.Scenarios {
 		rows := 0
 		for _, c := range res.Cells {
@@ -42,7 +42,7 @@ func writeMarkdown(w io.Writer, res *results) {
 			continue
 		}
 		fmt.Fprintf(w, "\n**%s** — %s (body %d B)\n\n", s.Name, s.Description, s.BodyBytes)
-		fmt.Fprintln(w, "| load | target | req/s | p50 µs | p99 µs | p99.9 µs | added µs (c1) | CPU µs/req | CPU ×floor | CPU ×net/http | CPU ×hybrid | peak RSS MB | errors |")
+		fmt.Fprintln(w, "| load | target | req/s | p50 µs | p99 µs | p99.9 µs | added µs (c1) | CPU µs/req | CPU ×floor | CPU ×net/http | CPU ×httpd | peak RSS MB | errors |")
 		fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 		for _, c := range res.Cells {
 			if c.Scenario != s.Name {
@@ -58,7 +58,7 @@ func writeMarkdown(w io.Writer, res *results) {
 			}
 			fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %.0f | %.0f | %s | %.1f | %s | %s | %s | %.1f | %d |\n",
 				modeLabel(c.Mode, c.Conns, c.Rate), name, c.RPS, c.P50us, c.P99us, c.P999us, added,
-				c.CPUus, x(c.CPUxFloor), x(c.CPUxStd), x(c.CPUxHybrid), float64(c.PeakRSSKB)/1024, c.Errors)
+				c.CPUus, x(c.CPUxFloor), x(c.CPUxStd), x(c.CPUxHTTPD), float64(c.PeakRSSKB)/1024, c.Errors)
 		}
 	}
 	if len(res.IdleRSSKB) > 0 {

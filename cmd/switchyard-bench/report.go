@@ -68,8 +68,8 @@ func aggregate(res *results) {
 		if s := find(sc, tgStd, c.Mode); s != nil {
 			c.CPUxStd = ratio(c.CPUus, s.CPUus)
 		}
-		if h := find(sc, tgHybrid, c.Mode); h != nil {
-			c.CPUxHybrid = ratio(c.CPUus, h.CPUus)
+		if h := find(sc, tgHTTPD, c.Mode); h != nil {
+			c.CPUxHTTPD = ratio(c.CPUus, h.CPUus)
 		}
 	}
 }
@@ -175,7 +175,7 @@ func printReport(w io.Writer, res *results) {
 	for _, s := range res.Scenarios {
 		fmt.Fprintf(w, "\n== %s: %s (request body %d B) ==\n", s.Name, s.Description, s.BodyBytes)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "load\ttarget\treq/s\tp50 µs\tp99 µs\tp99.9 µs\t+lat µs\t+lat ×floor\tCPU µs/req\tCPU ×floor\tCPU ×net/http\tCPU ×hybrid\tpeak RSS MB\terrors\t")
+		fmt.Fprintln(tw, "load\ttarget\treq/s\tp50 µs\tp99 µs\tp99.9 µs\t+lat µs\t+lat ×floor\tCPU µs/req\tCPU ×floor\tCPU ×net/http\tCPU ×httpd\tpeak RSS MB\terrors\t")
 		for _, c := range res.Cells {
 			if c.Scenario != s.Name {
 				continue
@@ -187,7 +187,7 @@ func printReport(w io.Writer, res *results) {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.1f\t%s\t%s\t%s\t%.1f\t%d\t\n",
 				modeLabel(c.Mode, c.Conns, c.Rate), targetLabel(c.Target), c.RPS, c.P50us, c.P99us, c.P999us, added, addedX,
-				c.CPUus, x(c.CPUxFloor), x(c.CPUxStd), x(c.CPUxHybrid), float64(c.PeakRSSKB)/1024, c.Errors)
+				c.CPUus, x(c.CPUxFloor), x(c.CPUxStd), x(c.CPUxHTTPD), float64(c.PeakRSSKB)/1024, c.Errors)
 		}
 		tw.Flush()
 	}
@@ -248,8 +248,8 @@ func targetLabel(t string) string {
 		return "floor fasthttp"
 	case tgStd:
 		return "floor net/http"
-	case tgHybrid:
-		return "floor net/http+fasthttp client"
+	case tgHTTPD:
+		return "floor httpd+fasthttp client"
 	}
 	return t
 }

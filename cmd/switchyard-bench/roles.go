@@ -31,7 +31,7 @@ const (
 	roleUpstream = "upstream"
 	roleFast     = "fwd-fast"
 	roleStd      = "fwd-std"
-	roleHybrid   = "fwd-hybrid"
+	roleHTTPD    = "fwd-httpd"
 	roleGateway  = "gateway"
 )
 
@@ -82,7 +82,7 @@ func runRole(role string, args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 		say(ready{Listeners: ls})
-	case roleFast, roleStd, roleHybrid:
+	case roleFast, roleStd, roleHTTPD:
 		rt, err := forward.ParseRoutes(*routes)
 		if err != nil {
 			return fail(err)
@@ -100,8 +100,8 @@ func runRole(role string, args []string, stdout, stderr io.Writer) int {
 		switch role {
 		case roleStd:
 			serve = forward.ServeStd
-		case roleHybrid:
-			serve = forward.ServeHybrid
+		case roleHTTPD:
+			serve = forward.ServeHTTPD
 		}
 		go func() {
 			if err := serve(ln, rt); err != nil {

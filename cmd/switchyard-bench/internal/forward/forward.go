@@ -4,7 +4,8 @@
 // the body over a pooled client to the same path, and relays the reply:
 // streamed replies (text/event-stream) are written and flushed as each read
 // returns, so events are never held back. One runs on fasthttp (the physical
-// floor), one on net/http (the reference for the standard library).
+// floor), one on net/http (the reference for the standard library), and
+// one with Switchyard's server (internal/httpd) before fasthttp's client.
 package forward
 
 import (
@@ -21,6 +22,8 @@ import (
 
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
+
+	"github.com/switchyard/switchyard/internal/httpd"
 )
 
 // Routes maps a model name to an upstream host:port.
@@ -192,7 +195,7 @@ func (s *Std) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(w, resp.Body)
 		return
 	}
-	relayFlushed(w, resp.Body)
+	relayFlushed(stdFlusher{w}, resp.Body)
 }
 
 // ServeStd serves the net/http forwarder on ln until the process exits.
@@ -201,55 +204,72 @@ func ServeStd(ln net.Listener, routes Routes) error {
 	return srv.Serve(ln)
 }
 
-// Hybrid is a net/http server forwarding over fasthttp's client: it splits
-// the cost of the standard library's server from that of its client.
-type Hybrid struct{ f *Fast }
-
-// ServeHTTP forwards one request.
-func (h *Hybrid) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, "read body", http.StatusBadRequest)
-		return
-	}
-	hc := h.f.clients[gjson.GetBytes(body, "model").Str]
-	if hc == nil {
-		http.Error(w, `{"error":"unknown model"}`, http.StatusNotFound)
-		return
-	}
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseResponse(resp)
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.SetRequestURI(r.URL.RequestURI())
-	req.Header.SetHost(hc.Addr)
-	req.Header.SetContentType(r.Header.Get("Content-Type"))
-	req.SetBodyRaw(body)
-	err = hc.Do(req, resp)
-	fasthttp.ReleaseRequest(req)
-	if err != nil {
-		http.Error(w, `{"error":"upstream"}`, http.StatusBadGateway)
-		return
-	}
-	ct := resp.Header.ContentType()
-	w.Header().Set("Content-Type", string(ct))
-	bs := resp.BodyStream()
-	if bs == nil || !bytes.HasPrefix(ct, eventStream) {
-		b := resp.Body()
-		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-		w.WriteHeader(resp.StatusCode())
-		_, _ = w.Write(b)
-		return
-	}
-	defer func() { _ = resp.CloseBodyStream() }()
-	w.WriteHeader(resp.StatusCode())
-	relayFlushed(w, bs)
+// ServeHTTPD serves the fasthttp forwarder's logic with Switchyard's own
+// server (internal/httpd) in front of fasthttp's client: the floor of a
+// gateway on Switchyard's HTTP stack, against the fasthttp floor it splits
+// the cost of the server from that of the client.
+func ServeHTTPD(ln net.Listener, routes Routes) error {
+	f := NewFast(routes)
+	srv := &httpd.Server{ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
+		Handler: httpd.HandlerFunc(func(w *httpd.Response, r *httpd.Request) {
+			hc := f.clients[gjson.GetBytes(r.Body, "model").Str]
+			if hc == nil {
+				w.WriteHeader(http.StatusNotFound)
+				_, _ = w.WriteString(`{"error":"unknown model"}`)
+				return
+			}
+			req := fasthttp.AcquireRequest()
+			resp := fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseResponse(resp)
+			req.Header.SetMethod(fasthttp.MethodPost)
+			req.Header.SetRequestURI(r.RequestURI())
+			req.Header.SetHost(hc.Addr)
+			req.Header.SetContentTypeBytes(r.Peek("Content-Type"))
+			req.SetBodyRaw(r.Body)
+			err := hc.Do(req, resp)
+			fasthttp.ReleaseRequest(req)
+			if err != nil {
+				w.WriteHeader(http.StatusBadGateway)
+				_, _ = w.WriteString(`{"error":"upstream"}`)
+				return
+			}
+			ct := resp.Header.ContentType()
+			w.Header().SetContentTypeBytes(ct)
+			bs := resp.BodyStream()
+			if bs == nil || !bytes.HasPrefix(ct, eventStream) {
+				b := resp.Body()
+				w.SetContentLength(len(b))
+				w.WriteHeader(resp.StatusCode())
+				_, _ = w.Write(b)
+				return
+			}
+			defer func() { _ = resp.CloseBodyStream() }()
+			w.WriteHeader(resp.StatusCode())
+			relayFlushed(w, bs)
+		})}
+	return srv.Serve(ln)
 }
 
-// relayFlushed copies a stream to a net/http client, flushing after every
-// read, until either side fails.
-func relayFlushed(w http.ResponseWriter, r io.Reader) {
-	fl, _ := w.(http.Flusher)
+// flushWriter is a response writer that can send what it holds at once
+// (net/http's through http.Flusher, httpd's Response).
+type flushWriter interface {
+	io.Writer
+	Flush() error
+}
+
+// stdFlusher adapts a net/http ResponseWriter.
+type stdFlusher struct{ http.ResponseWriter }
+
+func (f stdFlusher) Flush() error {
+	if fl, ok := f.ResponseWriter.(http.Flusher); ok {
+		fl.Flush()
+	}
+	return nil
+}
+
+// relayFlushed copies a stream to a client, flushing after every read,
+// until either side fails.
+func relayFlushed(w flushWriter, r io.Reader) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	for {
@@ -258,8 +278,8 @@ func relayFlushed(w http.ResponseWriter, r io.Reader) {
 			if _, werr := w.Write((*bp)[:n]); werr != nil {
 				return
 			}
-			if fl != nil {
-				fl.Flush()
+			if w.Flush() != nil {
+				return
 			}
 		}
 		if err != nil {
@@ -268,8 +288,3 @@ func relayFlushed(w http.ResponseWriter, r io.Reader) {
 	}
 }
 
-// ServeHybrid serves the Hybrid forwarder on ln until the process exits.
-func ServeHybrid(ln net.Listener, routes Routes) error {
-	srv := &http.Server{Handler: &Hybrid{NewFast(routes)}, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
-	return srv.Serve(ln)
-}
