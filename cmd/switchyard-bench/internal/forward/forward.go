@@ -287,4 +287,3 @@ func relayFlushed(w flushWriter, r io.Reader) {
 		}
 	}
 }
-
