@@ -135,7 +135,7 @@ func (s *Server) serveChat(w *httpd.Response, r *httpd.Request, info *reqInfo, c
 	if client == llm.DialectAnthropic {
 		name = anthropic.NormalizeModel(name)
 	}
-	c := &call{s: s, w: w, r: r, client: client, body: body, bi: bi, model: name, info: info, start: time.Now(),
+	c := &call{s: s, w: w, r: r, client: client, body: body, bi: bi, model: name, info: info, start: info.start,
 		stream: bi.stream}
 	info.model, info.stream = name, c.stream
 	info.body, info.client = body, client
@@ -292,9 +292,12 @@ func (c *call) commit(d *router.Deployment, contentType string, status int) {
 	h.Add("X-Litellm-Model-Api-Base", d.Cfg.APIBase)
 	num("X-Litellm-Attempted-Retries", int64(c.try.Retries))
 	num("X-Litellm-Attempted-Fallbacks", int64(c.try.Fallbacks))
-	num("X-Litellm-Overhead-Duration-Ms", c.overhead().Milliseconds())
+	// The overhead is the time spent in the gateway itself: the whole call
+	// so far less the time waiting on upstreams.
+	elapsed := time.Since(c.start)
+	num("X-Litellm-Overhead-Duration-Ms", max(elapsed-c.info.upstreamTime, 0).Milliseconds())
 	h.Add("X-Litellm-Call-Id", c.info.reqID)
-	num("X-Litellm-Response-Duration-Ms", time.Since(c.start).Milliseconds())
+	num("X-Litellm-Response-Duration-Ms", elapsed.Milliseconds())
 	c.w.WriteHeader(status)
 }
 
@@ -745,15 +748,6 @@ func setModel(body []byte, model string) ([]byte, error) {
 	return sjson.SetBytes(body, "model", model)
 }
 
-// overhead is the time spent in the gateway itself: the whole call so far
-// less the time waiting on upstreams.
-func (c *call) overhead() time.Duration {
-	d := time.Since(c.start) - c.info.upstreamTime
-	if d < 0 {
-		return 0
-	}
-	return d
-}
 
 // keepResponse keeps a non-streamed reply for the record, only when prompts
 // are stored, and sets its cost header.

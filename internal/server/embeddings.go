@@ -45,7 +45,7 @@ func (s *Server) handleEmbeddings(w *httpd.Response, r *httpd.Request, info *req
 		return err
 	}
 	defer release()
-	c := &call{s: s, w: w, r: r, client: llm.DialectOpenAI, body: body, model: m.Str, info: info, start: time.Now()}
+	c := &call{s: s, w: w, r: r, client: llm.DialectOpenAI, body: body, model: m.Str, info: info, start: info.start}
 	res, err := s.router.Run(r.Context(), router.Request{Route: rt, NumRetries: -1}, c.embedAttempt)
 	info.retries, info.fallbacks = res.Retries, res.Fallbacks
 	return err

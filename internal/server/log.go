@@ -59,7 +59,8 @@ type reqInfo struct {
 // logRequest writes one line per request at info: no prompt text, no key.
 // With the gateway's own logger it goes through logging.Lines (an
 // append-style encoder, same bytes), else through slog.
-func (s *Server) logRequest(r *httpd.Request, w *httpd.Response, info *reqInfo, d time.Duration) {
+func (s *Server) logRequest(r *httpd.Request, w *httpd.Response, info *reqInfo, now, start time.Time) {
+	d := now.Sub(start)
 	level := slog.LevelInfo
 	var e *llm.Error
 	if info.err != nil {
@@ -73,7 +74,7 @@ func (s *Server) logRequest(r *httpd.Request, w *httpd.Response, info *reqInfo, 
 		level = slog.LevelDebug
 	}
 	if s.lines != nil {
-		if l := s.lines.Begin(level, "request"); l != nil {
+		if l := s.lines.BeginAt(now, level, "request"); l != nil {
 			requestAttrs(lineAttrs{l}, r, w, info, e, d)
 			l.End()
 		}

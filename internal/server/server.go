@@ -210,7 +210,7 @@ func (s *Server) ServeHTTPD(w *httpd.Response, r *httpd.Request) {
 	h.Set("X-Request-Id", info.reqID)
 	defer func() {
 		s.finish(info, w.Status())
-		s.logRequest(r, w, info, time.Since(start))
+		s.logRequest(r, w, info, time.Now(), start)
 	}()
 	if len(s.opts.AllowedIPs) > 0 && !s.ipAllowed(r) {
 		s.renderError(w, llm.DialectOpenAI, info.reqID, &llm.Error{Kind: llm.KindPermission,
