@@ -40,6 +40,7 @@ type Response struct {
 	isHEAD  bool
 	http10  bool
 	buf     []byte // the body held back before the head
+	lines   []byte // header lines added with AddLine, "K: v\r\n" each
 	written int64  // body bytes written after the head
 	err     error
 	// close asks for the connection to be closed after this response.
@@ -69,6 +70,44 @@ func (w *Response) Committed() bool { return w.head }
 func (w *Response) WriteHeader(status int) {
 	if w.status == 0 && !w.head {
 		w.status = status
+	}
+}
+
+// AddLine adds a header line as it is: key (canonical form) and value go
+// out unmerged, after the lines of Header (a CR or LF in the value becomes
+// a space). It is the cheap way to add headers a handler knows to be
+// unique; it does nothing once the head is out.
+func (w *Response) AddLine(key, value string) {
+	if w.head {
+		return
+	}
+	w.lines = append(w.lines, key...)
+	w.lines = append(w.lines, ": "...)
+	n := len(w.lines)
+	w.lines = append(w.lines, value...)
+	for i := n; i < len(w.lines); i++ {
+		if c := w.lines[i]; c == '\r' || c == '\n' {
+			w.lines[i] = ' '
+		}
+	}
+	w.lines = append(w.lines, "\r\n"...)
+}
+
+// AddLineInt is AddLine of a decimal value.
+func (w *Response) AddLineInt(key string, value int64) {
+	if w.head {
+		return
+	}
+	w.lines = append(w.lines, key...)
+	w.lines = append(w.lines, ": "...)
+	w.lines = strconv.AppendInt(w.lines, value, 10)
+	w.lines = append(w.lines, "\r\n"...)
+}
+
+// AddLines adds header lines already formatted ("K: v\r\n" each).
+func (w *Response) AddLines(lines []byte) {
+	if !w.head {
+		w.lines = append(w.lines, lines...)
 	}
 }
 
@@ -153,9 +192,20 @@ func (w *Response) writeHead(size int) {
 	if w.close {
 		w.hdr.SetConnectionClose()
 	}
-	if _, err := w.bw.Write(w.hdr.Header()); err != nil {
+	head := w.hdr.Header() // ends with the blank line
+	if len(w.lines) > 0 && len(head) >= 2 {
+		head = head[:len(head)-2]
+	}
+	if _, err := w.bw.Write(head); err != nil {
 		w.err = err
 		return
+	}
+	if len(w.lines) > 0 {
+		w.bw.Write(w.lines)
+		if _, err := w.bw.WriteString("\r\n"); err != nil {
+			w.err = err
+			return
+		}
 	}
 	if len(w.buf) > 0 {
 		b := w.buf
@@ -245,6 +295,7 @@ func (w *Response) reset(bw *bufio.Writer, isHEAD, http10 bool) {
 		w.buf = nil
 	}
 	w.buf = w.buf[:0]
+	w.lines = w.lines[:0]
 	w.written = 0
 	w.err = nil
 }

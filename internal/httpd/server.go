@@ -505,7 +505,8 @@ func (c *conn) run(w *Response, r *Request) (ok bool) {
 			}
 			w.hdr.Reset()
 			w.hdr.SetNoDefaultContentType(true)
-			w.buf = w.buf[:0]
+			w.hdr.DisableNormalizing()
+			w.buf, w.lines = w.buf[:0], w.lines[:0]
 			w.status, w.declared = http.StatusInternalServerError, -1
 			w.SetClose()
 			ok = true

@@ -568,3 +568,30 @@ func TestReadHeaderTimeoutOnSlowRequests(t *testing.T) {
 		t.Fatalf("body %q", got)
 	}
 }
+
+func TestAddLine(t *testing.T) {
+	_, addr := start(t, func(w *Response, r *Request) {
+		w.Header().Set("X-A", "a")
+		w.AddLine("X-B", "b")
+		w.AddLine("X-Evil", "x\r\nX-Injected: 1")
+		w.AddLineInt("X-N", -42)
+		w.AddLines([]byte("X-C: c\r\n"))
+		if r.Path == "/stream" {
+			_, _ = w.WriteString("data: 1\n\n")
+			_ = w.Flush()
+			w.AddLine("X-Late", "dropped")
+		}
+		_, _ = w.WriteString("ok")
+	})
+	rc := dial(t, addr)
+	rc.send("GET /plain HTTP/1.1\r\nHost: a\r\n\r\nGET /stream HTTP/1.1\r\nHost: a\r\n\r\nHEAD /plain HTTP/1.1\r\nHost: a\r\n\r\n")
+	for _, m := range []string{"GET", "GET", "HEAD"} {
+		resp := rc.read(m)
+		for k, want := range map[string]string{"X-A": "a", "X-B": "b", "X-N": "-42", "X-C": "c", "X-Evil": "x  X-Injected: 1", "X-Injected": "", "X-Late": ""} {
+			if got := resp.Header.Get(k); got != want {
+				t.Errorf("%s %s: %s = %q, want %q", m, resp.Request.URL, k, got, want)
+			}
+		}
+		body(t, resp)
+	}
+}

@@ -278,26 +278,24 @@ func (c *call) send(ctx context.Context, d *router.Deployment, ep provider.Endpo
 // commit sets the response status and headers: from here on nothing can
 // be retried.
 func (c *call) commit(d *router.Deployment, contentType string, status int) {
-	h := c.w.Header()
-	h.SetContentType(contentType)
+	w := c.w
+	w.Header().SetContentType(contentType)
 	if contentType == "text/event-stream" {
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no")
+		w.AddLine("Cache-Control", "no-cache")
+		w.AddLine("X-Accel-Buffering", "no")
 	}
-	// Each is set once per response: Add does not look for an earlier one.
-	var nb [20]byte
-	num := func(k string, n int64) { h.AddBytesV(k, strconv.AppendInt(nb[:0], n, 10)) }
-	h.Add("X-Litellm-Model-Id", d.ID())
-	h.Add("X-Litellm-Model-Group", c.try.Group)
-	h.Add("X-Litellm-Model-Api-Base", d.Cfg.APIBase)
-	num("X-Litellm-Attempted-Retries", int64(c.try.Retries))
-	num("X-Litellm-Attempted-Fallbacks", int64(c.try.Fallbacks))
+	// Lines of our own, each once per response: added as they are.
+	w.AddLine("X-Litellm-Model-Id", d.ID())
+	w.AddLine("X-Litellm-Model-Group", c.try.Group)
+	w.AddLine("X-Litellm-Model-Api-Base", d.Cfg.APIBase)
+	w.AddLineInt("X-Litellm-Attempted-Retries", int64(c.try.Retries))
+	w.AddLineInt("X-Litellm-Attempted-Fallbacks", int64(c.try.Fallbacks))
 	// The overhead is the time spent in the gateway itself: the whole call
 	// so far less the time waiting on upstreams.
 	elapsed := time.Since(c.start)
-	num("X-Litellm-Overhead-Duration-Ms", max(elapsed-c.info.upstreamTime, 0).Milliseconds())
-	h.Add("X-Litellm-Call-Id", c.info.reqID)
-	num("X-Litellm-Response-Duration-Ms", elapsed.Milliseconds())
+	w.AddLineInt("X-Litellm-Overhead-Duration-Ms", max(elapsed-c.info.upstreamTime, 0).Milliseconds())
+	w.AddLine("X-Litellm-Call-Id", c.info.reqID)
+	w.AddLineInt("X-Litellm-Response-Duration-Ms", elapsed.Milliseconds())
 	c.w.WriteHeader(status)
 }
 

@@ -205,9 +205,8 @@ func (s *Server) match(r *httpd.Request) (route, bool) {
 func (s *Server) ServeHTTPD(w *httpd.Response, r *httpd.Request) {
 	start := time.Now()
 	info := &reqInfo{reqID: newID("req_"), start: start}
-	h := w.Header()
-	h.Set("Request-Id", info.reqID)
-	h.Set("X-Request-Id", info.reqID)
+	w.AddLine("Request-Id", info.reqID)
+	w.AddLine("X-Request-Id", info.reqID)
 	defer func() {
 		s.finish(info, w.Status())
 		s.logRequest(r, w, info, time.Now(), start)

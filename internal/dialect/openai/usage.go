@@ -47,13 +47,21 @@ type usageTracker struct {
 	ok bool
 }
 
-var usageKey = []byte(`"usage"`)
+var (
+	usageKey      = []byte(`"usage"`)
+	usageKeyColon = []byte(`"usage":`)
+)
 
 func (t *usageTracker) ObserveEvent(data []byte) {
-	if !bytes.Contains(data, usageKey) {
-		return
+	// The value after the last "usage": key (replies and chunks carry it
+	// last, and inside a JSON string every quote is escaped, so these bytes
+	// only match a key); a spaced "usage" : falls back to a path lookup.
+	var v gjson.Result
+	if i := bytes.LastIndex(data, usageKeyColon); i >= 0 {
+		v = gjson.ParseBytes(data[i+len(usageKeyColon):])
+	} else if bytes.Contains(data, usageKey) {
+		v = gjson.GetBytes(data, "usage")
 	}
-	v := gjson.GetBytes(data, "usage")
 	if !v.IsObject() {
 		return // absent, or "usage":null on the chunks before the last
 	}
