@@ -159,10 +159,17 @@ func (l *Line) End() {
 }
 
 // appendMillis appends t as slog's text handler does: RFC 3339 with
-// exactly three fractional digits.
+// exactly three fractional digits. RFC3339Nano has time's fast path but
+// trims trailing zeros: t cut to the millisecond plus 100µs always prints
+// four digits, and the fourth is dropped.
 func appendMillis(b []byte, t time.Time) []byte {
-	b = t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
-	return b
+	const upToMillis = len("2006-01-02T15:04:05.000")
+	n := len(b)
+	b = t.Truncate(time.Millisecond).Add(100 * time.Microsecond).AppendFormat(b, time.RFC3339Nano)
+	if len(b) < n+upToMillis+1 {
+		return b // a year past 9999: not RFC 3339 anyway
+	}
+	return append(b[:n+upToMillis], b[n+upToMillis+1:]...)
 }
 
 // appendText appends s as slog's text handler writes a string: as it is,
