@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -46,6 +47,11 @@ func openSQLite(ctx context.Context, name string) (Store, error) {
 	if !memory {
 		dsn += "&_pragma=journal_mode(WAL)"
 	}
+	if !memory {
+		if err := setPageSize(ctx, name); err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", name, err)
+		}
+	}
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", name, err)
@@ -64,7 +70,39 @@ func openSQLite(ctx context.Context, name string) (Store, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", name, err)
 	}
-	return &sqlStore{db: d, dialect: dialectSQLite}, nil
+	return &sqliteStore{d: d}, nil
+}
+
+// sqlitePageSize is the page size of a new database: a batch row is a few
+// hundred KB, and SQLite's work per row grows with its pages.
+const sqlitePageSize = 65536
+
+// setPageSize gives a database that has no pages yet the page size for
+// batches; it must be set before the first table (or WAL mode) exists. An
+// existing database keeps its page size.
+func setPageSize(ctx context.Context, name string) error {
+	sdb, err := sql.Open("sqlite", name)
+	if err != nil {
+		return err
+	}
+	defer sdb.Close()
+	c, err := sdb.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var pages int64
+	if err := c.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
+		return err
+	}
+	if pages > 0 {
+		return nil
+	}
+	if _, err := c.ExecContext(ctx, "PRAGMA page_size = "+strconv.Itoa(sqlitePageSize)); err != nil {
+		return err
+	}
+	_, err = c.ExecContext(ctx, "PRAGMA journal_mode = WAL")
+	return err
 }
 
 type sqlConn interface {
@@ -126,22 +164,39 @@ type rawExec struct {
 }
 
 func (c rawExec) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := c.run(ctx, q, args)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// execID is exec of an INSERT that returns the new row's id.
+func (c rawExec) execID(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := c.run(ctx, q, args)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+func (c rawExec) run(ctx context.Context, q string, args []any) (driver.Result, error) {
 	d := c.d
 	st := d.stmts[q]
 	if st == nil {
 		p, ok := c.dc.(driver.ConnPrepareContext)
 		if !ok {
-			return 0, errors.New("spend: sqlite driver cannot prepare with a context")
+			return nil, errors.New("spend: sqlite driver cannot prepare with a context")
 		}
 		var err error
 		if st, err = p.PrepareContext(ctx, q); err != nil {
-			return 0, err
+			return nil, err
 		}
 		d.stmts[q] = st
 	}
 	se, ok := st.(driver.StmtExecContext)
 	if !ok {
-		return 0, errors.New("spend: sqlite driver cannot exec with a context")
+		return nil, errors.New("spend: sqlite driver cannot exec with a context")
 	}
 	nv := d.args[:0]
 	for i, a := range args {
@@ -150,10 +205,7 @@ func (c rawExec) exec(ctx context.Context, q string, args ...any) (int64, error)
 	res, err := se.ExecContext(ctx, nv)
 	clear(nv) // keep no strings alive
 	d.args = nv
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+	return res, err
 }
 
 func (rawExec) query(context.Context, string, []any, func(func(...any) error) error) error {

@@ -23,7 +23,7 @@ type sqlStore struct {
 	dialect dialect
 }
 
-var _ Store = (*sqlStore)(nil)
+var _ positionedStore = (*sqlStore)(nil)
 
 // columns of spend_logs written by Insert, in order.
 const columns = "request_id, start_time, end_time, key_hash, key_alias, user_id, team_id, end_user, " +
@@ -127,11 +127,26 @@ func (s *sqlStore) Insert(ctx context.Context, recs []*record.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	return s.insertBatch(ctx, &journalBatch{recs: recs})
+}
+
+func (s *sqlStore) wantsLines() bool { return false }
+
+func (s *sqlStore) committedPos(ctx context.Context, journal string) (journalPos, error) {
+	if err := s.ready(ctx); err != nil {
+		return journalPos{}, err
+	}
+	return readPosition(ctx, s.db, journal)
+}
+
+// insertBatch inserts b's records and moves its journal's position in one
+// transaction; a batch at or before the committed position is skipped.
+func (s *sqlStore) insertBatch(ctx context.Context, b *journalBatch) error {
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
 	if s.dialect == dialectSQLite {
-		for _, r := range recs {
+		for _, r := range b.recs {
 			if math.IsNaN(r.Cost) {
 				// As the NOT NULL constraint would have failed it.
 				return fmt.Errorf("insert spend logs: record %s: cost is NaN", r.ID)
@@ -151,7 +166,11 @@ func (s *sqlStore) Insert(ctx context.Context, recs []*record.Record) error {
 		clear((*ap)[:cap(*ap)]) // keep no strings alive
 		argsPool.Put(ap)
 	}()
+	recs := b.recs
 	return tx(ctx, func(c conn) error {
+		if ok, err := advancePos(ctx, c, b); err != nil || !ok {
+			return err
+		}
 		args := *ap
 		for i, size := 0, 0; i < len(recs); {
 			for len(recs)-i < insertSizes[size] {

@@ -17,13 +17,34 @@ import (
 	"github.com/switchyard/switchyard/internal/testutil/cputime"
 )
 
-// fakeStore is a Store whose methods are fields; nil fields succeed.
+// fakeStore is a Store whose methods are fields; nil fields succeed. It
+// commits journal positions only through InsertBatchFn and CommittedPosFn:
+// without them a batch goes to InsertFn and no position is kept.
 type fakeStore struct {
-	InsertFn func(ctx context.Context, recs []*record.Record) error
-	PingFn   func(ctx context.Context) error
+	InsertFn       func(ctx context.Context, recs []*record.Record) error
+	PingFn         func(ctx context.Context) error
+	InsertBatchFn  func(ctx context.Context, b *journalBatch) error
+	CommittedPosFn func(ctx context.Context, journal string) (journalPos, error)
+	WantLines      bool
 }
 
-var _ Store = (*fakeStore)(nil)
+var _ positionedStore = (*fakeStore)(nil)
+
+func (f *fakeStore) insertBatch(ctx context.Context, b *journalBatch) error {
+	if f.InsertBatchFn != nil {
+		return f.InsertBatchFn(ctx, b)
+	}
+	return f.Insert(ctx, b.recs)
+}
+
+func (f *fakeStore) committedPos(ctx context.Context, journal string) (journalPos, error) {
+	if f.CommittedPosFn != nil {
+		return f.CommittedPosFn(ctx, journal)
+	}
+	return journalPos{}, nil
+}
+
+func (f *fakeStore) wantsLines() bool { return f.WantLines }
 
 func (f *fakeStore) Insert(ctx context.Context, recs []*record.Record) error {
 	if f.InsertFn != nil {
@@ -50,7 +71,7 @@ func (f *fakeStore) Close() error { return nil }
 // flaky wraps a store with an outage switch.
 func flaky(s Store, down *atomic.Bool) *fakeStore {
 	errDown := errors.New("connection refused")
-	return &fakeStore{
+	f := &fakeStore{
 		InsertFn: func(ctx context.Context, recs []*record.Record) error {
 			if down.Load() {
 				return errDown
@@ -64,6 +85,22 @@ func flaky(s Store, down *atomic.Bool) *fakeStore {
 			return s.Ping(ctx)
 		},
 	}
+	if ps, ok := s.(positionedStore); ok {
+		f.WantLines = ps.wantsLines()
+		f.InsertBatchFn = func(ctx context.Context, b *journalBatch) error {
+			if down.Load() {
+				return errDown
+			}
+			return ps.insertBatch(ctx, b)
+		}
+		f.CommittedPosFn = func(ctx context.Context, journal string) (journalPos, error) {
+			if down.Load() {
+				return journalPos{}, errDown
+			}
+			return ps.committedPos(ctx, journal)
+		}
+	}
+	return f
 }
 
 func fastOpts() WriterOptions {
