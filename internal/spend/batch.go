@@ -5,51 +5,63 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	gojson "github.com/goccy/go-json"
 
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/record"
 )
 
-// A batch is how the SQLite store keeps records: one row per inserted
-// batch holding the records' journal lines as a JSON array (data) and a
-// compact summary of each record (cols) that filters, reports and stats
-// read without decoding JSON:
+// A batch is how the SQLite store keeps records: one spend_batches row
+// per inserted batch, with three encodings of its records.
 //
-//	cols = version(1) uvarint(#strings) {uvarint(len) bytes}…
-//	       uvarint(#records) {record}…
-//	record = varint(start µs − previous start µs) uvarint(line length)
+// dict is a JSON array of the batch's repeated strings (names, routes,
+// models, ...); dict[0] is "".
+//
+// data is a JSON array with one array per record, in this order (d: an
+// index into dict; times in µs since the Unix epoch, durations in ns):
+//
+//	0 id  1 start  2 end  3 key_hash(d)  4 key_alias(d)  5 user(d)  6 team(d)
+//	7 end_user(d)  8 route(d)  9 client_dialect(d)  10 model_requested(d)
+//	11 model_group(d)  12 deployment_id(d)  13 provider(d)  14 upstream_model(d)
+//	15 api_base(d)  16 stream(0/1)  17 input  18 output  19 cache_read
+//	20 cache_write  21 reasoning  22 usage_estimated(0/1)  23 cost  24 latency
+//	25 ttft  26 upstream_latency  27 status(d)  28 http_status  29 error_kind(d)
+//	30 error_message  31 cache_hit(0/1)  32 retries  33 fallbacks  34 tags
+//	35 prompt  36 response
+//
+// so that SQL can read it (the spend_logs view does), at a fifth of a
+// journal line's size: the bytes SQLite writes are most of an insert's
+// cost.
+//
+// cols is a compact binary summary of each record, for filters, reports
+// and stats without parsing JSON:
+//
+//	cols = version(2) uvarint(#records) {record}…
+//	record = varint(start µs − previous start µs)
 //	         uvarint(key) uvarint(user) uvarint(team) uvarint(model) uvarint(deployment)
 //	         byte(flags: 1 = success) varint(latency ns)
 //	         varint(input) varint(output) varint(cache read) varint(cache write) varint(total)
 //	         8 bytes little-endian float64(cost)
 //
-// The five names are indexes into the string table (0 is always ""), and
-// line i is data[off(i) : off(i)+length(i)] with off(0) = 1 and
-// off(i+1) = off(i) + length(i) + 1: data is "[" line0 "," line1 … "]".
+// with the five names as indexes into dict.
 
-const colsVersion = 1
+const colsVersion = 2
+
+// dataFields is the length of a record's array in data.
+const dataFields = 37
 
 // colRec is one record's summary.
 type colRec struct {
 	start                       int64 // µs since the Unix epoch
-	off, n                      int   // the line: data[off : off+n]
 	key, user, team, model, dep uint32
 	success                     bool
 	latency                     int64 // ns
 	in, out, cacheRead, cacheW  int64
 	total                       int64
 	cost                        float64
-}
-
-// batchCols is a decoded cols blob.
-type batchCols struct {
-	strs []string
-	recs []colRec
 }
 
 // keyKinds are the filterable names, in spend_batch_keys.kind order.
@@ -60,87 +72,121 @@ const (
 	kindModel
 )
 
-// batchEncoder builds the cols and data of one batch row.
+// batchEncoder builds the dict, data and cols of one batch row.
 type batchEncoder struct {
-	dict  map[string]uint32
+	index map[string]uint32
 	strs  []string
-	last  [5]string // the previous record's names: most repeat
-	lastI [5]uint32
-	recs  []byte
+	last  [dataFields]string // each name field's previous value: most repeat
+	lastI [dataFields]uint32
+	recs  []byte // cols records
 	n     int
 	prev  int64
 	minSt int64
 	maxSt int64
 	data  []byte
-	keys  map[[2]uint32]struct{} // (kind, string index) of non-empty names
+	keys  map[[2]uint32]struct{} // (kind, dict index) of non-empty names
 }
 
 func (e *batchEncoder) reset() {
-	if e.dict == nil {
-		e.dict = make(map[string]uint32)
+	if e.index == nil {
+		e.index = make(map[string]uint32)
 		e.keys = make(map[[2]uint32]struct{})
 	}
-	clear(e.dict)
+	clear(e.index)
 	clear(e.keys)
 	e.strs = append(e.strs[:0], "")
-	e.dict[""] = 0
-	e.last, e.lastI = [5]string{}, [5]uint32{}
+	e.index[""] = 0
+	e.last, e.lastI = [dataFields]string{}, [dataFields]uint32{}
 	e.recs = e.recs[:0]
 	e.n, e.prev = 0, 0
 	e.minSt, e.maxSt = math.MaxInt64, math.MinInt64
 	e.data = append(e.data[:0], '[')
 }
 
-func (e *batchEncoder) intern(slot int, s string) uint32 {
-	if s == e.last[slot] {
-		return e.lastI[slot]
+func (e *batchEncoder) intern(s string) uint32 {
+	if s == "" {
+		return 0
 	}
-	s = storedString(s)
-	i, ok := e.dict[s]
+	i, ok := e.index[s]
 	if !ok {
-		i = uint32(len(e.strs))
-		e.strs = append(e.strs, s)
-		e.dict[s] = i
+		c := storedString(s)
+		if i, ok = e.index[c]; !ok {
+			i = uint32(len(e.strs))
+			e.strs = append(e.strs, c)
+			e.index[c] = i
+		}
+		e.index[s] = i
 	}
-	e.last[slot], e.lastI[slot] = s, i
 	return i
 }
 
-// add appends a record and its journal line (with or without its '\n').
-func (e *batchEncoder) add(r *record.Record, line []byte) {
+// add appends a record. Its cost must be finite (JSON has no NaN).
+func (e *batchEncoder) add(r *record.Record) {
+	start := r.StartTime.UnixMicro()
+	e.minSt, e.maxSt = min(e.minSt, start), max(e.maxSt, start)
 	u := r.Usage
-	e.put(r.StartTime.UnixMicro(), line, [5]string{r.KeyHash, r.User, r.Team, r.ModelGroup, r.DeploymentID},
-		r.Status == record.StatusSuccess, int64(r.Latency),
+	est := r.UsageEstimated || u.Estimated
+	var d [dataFields]uint32 // dict indexes of the name fields
+	for i, s := range [...]string{3: r.KeyHash, 4: r.KeyAlias, 5: r.User, 6: r.Team, 7: r.EndUser, 8: r.Route,
+		9: string(r.ClientDialect), 10: r.ModelRequested, 11: r.ModelGroup, 12: r.DeploymentID, 13: r.Provider,
+		14: r.UpstreamModel, 15: r.APIBase, 27: string(r.Status), 29: r.ErrorKind} {
+		switch {
+		case s == "":
+		case s == e.last[i]:
+			d[i] = e.lastI[i]
+		default:
+			d[i] = e.intern(s)
+			e.last[i], e.lastI[i] = s, d[i]
+		}
+	}
+	b := e.data
+	if e.n > 0 {
+		b = append(b, ',')
+	}
+	b = append(b, '[')
+	b = appendJSONString(b, r.ID)
+	b = appendInts(b, start, r.EndTime.UnixMicro())
+	for i := 3; i <= 15; i++ {
+		b = appendInts(b, int64(d[i]))
+	}
+	b = appendInts(b, b2i(r.Stream), int64(u.InputTokens), int64(u.OutputTokens), int64(u.CacheReadTokens),
+		int64(u.CacheWriteTokens), int64(u.ReasoningTokens), b2i(est))
+	b = append(b, ',')
+	b = strconv.AppendFloat(b, r.Cost, 'g', -1, 64)
+	b = appendInts(b, int64(r.Latency), int64(r.TTFT), int64(r.UpstreamLatency), int64(d[27]), int64(r.HTTPStatus), int64(d[29]))
+	b = append(b, ',')
+	b = appendJSONString(b, r.ErrorMessage)
+	b = appendInts(b, b2i(r.CacheHit), int64(r.Retries), int64(r.Fallbacks))
+	b = append(b, ",["...)
+	for i, t := range r.Tags {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, t)
+	}
+	b = append(b, "],"...)
+	b = appendJSONString(b, r.Prompt)
+	b = append(b, ',')
+	b = appendJSONString(b, r.Response)
+	e.data = append(b, ']')
+
+	flags := byte(0)
+	if r.Status == record.StatusSuccess {
+		flags = 1
+	}
+	e.putCol(start, [5]uint32{d[3], d[5], d[6], d[11], d[12]}, flags, int64(r.Latency),
 		[5]int64{int64(u.InputTokens), int64(u.OutputTokens), int64(u.CacheReadTokens), int64(u.CacheWriteTokens), int64(u.Total())},
 		r.Cost)
 }
 
-// addCol appends a record of a decoded batch and its stored line.
-func (e *batchEncoder) addCol(c *batchCols, r *colRec, line []byte) {
-	e.put(r.start, line, [5]string{c.strs[r.key], c.strs[r.user], c.strs[r.team], c.strs[r.model], c.strs[r.dep]},
-		r.success, r.latency, [5]int64{r.in, r.out, r.cacheRead, r.cacheW, r.total}, r.cost)
-}
-
-func (e *batchEncoder) put(start int64, line []byte, names [5]string, success bool, latency int64, nums [5]int64, cost float64) {
-	line = trimNL(line)
-	if e.n > 0 {
-		e.data = append(e.data, ',')
-	}
-	e.data = append(e.data, line...)
-	e.minSt, e.maxSt = min(e.minSt, start), max(e.maxSt, start)
+func (e *batchEncoder) putCol(start int64, names [5]uint32, flags byte, latency int64, nums [5]int64, cost float64) {
 	b := binary.AppendVarint(e.recs, start-e.prev)
 	e.prev = start
-	b = binary.AppendUvarint(b, uint64(len(line)))
-	for slot, s := range names {
-		i := e.intern(slot, s)
+	for slot, i := range names {
 		if slot < 4 && i != 0 {
 			e.keys[[2]uint32{uint32(slot + kindKey), i}] = struct{}{}
 		}
 		b = binary.AppendUvarint(b, uint64(i))
-	}
-	var flags byte
-	if success {
-		flags = 1
 	}
 	b = append(b, flags)
 	b = binary.AppendVarint(b, latency)
@@ -151,36 +197,84 @@ func (e *batchEncoder) put(start int64, line []byte, names [5]string, success bo
 	e.n++
 }
 
-// cols returns the encoded summary; data the JSON array. Both are valid
-// until the next reset.
-func (e *batchEncoder) cols() []byte {
-	out := make([]byte, 0, len(e.recs)+16*len(e.strs)+16)
-	out = append(out, colsVersion)
-	out = binary.AppendUvarint(out, uint64(len(e.strs)))
-	for _, s := range e.strs {
-		out = binary.AppendUvarint(out, uint64(len(s)))
-		out = append(out, s...)
+func b2i(v bool) int64 {
+	if v {
+		return 1
 	}
+	return 0
+}
+
+func appendInts(b []byte, vs ...int64) []byte {
+	for _, v := range vs {
+		if v >= 0 && v < 10 {
+			b = append(b, ',', byte('0'+v))
+			continue
+		}
+		b = append(b, ',')
+		b = strconv.AppendInt(b, v, 10)
+	}
+	return b
+}
+
+// cols returns the encoded summary.
+func (e *batchEncoder) cols() []byte {
+	out := make([]byte, 0, len(e.recs)+8)
+	out = append(out, colsVersion)
 	out = binary.AppendUvarint(out, uint64(e.n))
 	return append(out, e.recs...)
 }
 
-func (e *batchEncoder) dataBytes() []byte { return append(e.data, ']') }
-
-func trimNL(line []byte) []byte {
-	if n := len(line); n > 0 && line[n-1] == '\n' {
-		return line[:n-1]
+// dict returns the string table as a JSON array.
+func (e *batchEncoder) dict() []byte {
+	b := []byte{'['}
+	for i, s := range e.strs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, s)
 	}
-	return line
+	return append(b, ']')
 }
 
-var errBadCols = errors.New("spend: malformed batch summary")
+func (e *batchEncoder) dataBytes() []byte { return append(e.data, ']') }
 
-// decodeCols parses a cols blob; dataLen is the length of the batch's
-// data, which every line must fit in.
-func decodeCols(b []byte, dataLen int) (*batchCols, error) {
+// appendJSONString appends s, as storedString makes it, as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	s = storedString(s)
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+var errBadBatch = errors.New("spend: malformed batch")
+
+// decodeCols parses a cols blob whose names index a dict of nDict strings.
+func decodeCols(b []byte, nDict int) ([]colRec, error) {
 	if len(b) == 0 || b[0] != colsVersion {
-		return nil, fmt.Errorf("%w: version", errBadCols)
+		return nil, fmt.Errorf("%w: summary version", errBadBatch)
 	}
 	b = b[1:]
 	next := func() (uint64, bool) {
@@ -199,51 +293,32 @@ func decodeCols(b []byte, dataLen int) (*batchCols, error) {
 		b = b[n:]
 		return v, true
 	}
-	ns, ok := next()
-	if !ok || ns == 0 || ns > uint64(len(b))+1 {
-		return nil, fmt.Errorf("%w: string table", errBadCols)
-	}
-	c := &batchCols{strs: make([]string, ns)}
-	for i := range c.strs {
-		l, ok := next()
-		if !ok || l > uint64(len(b)) {
-			return nil, fmt.Errorf("%w: string %d", errBadCols, i)
-		}
-		c.strs[i] = string(b[:l])
-		b = b[l:]
-	}
-	if c.strs[0] != "" {
-		return nil, fmt.Errorf("%w: string 0", errBadCols)
-	}
 	nr, ok := next()
-	// A record takes at least 22 bytes.
-	if !ok || nr > uint64(len(b))/22+1 {
-		return nil, fmt.Errorf("%w: record count", errBadCols)
+	// A record takes at least 21 bytes.
+	if !ok || nr > uint64(len(b))/21 {
+		return nil, fmt.Errorf("%w: record count", errBadBatch)
 	}
-	c.recs = make([]colRec, nr)
+	recs := make([]colRec, nr)
 	var start int64
-	off := 1
-	for i := range c.recs {
-		r := &c.recs[i]
-		d, ok1 := nextInt()
-		l, ok2 := next()
-		if !ok1 || !ok2 || l > uint64(dataLen) || off+int(l) >= dataLen {
-			return nil, fmt.Errorf("%w: record %d line", errBadCols, i)
+	for i := range recs {
+		r := &recs[i]
+		d, ok := nextInt()
+		if !ok {
+			return nil, fmt.Errorf("%w: record %d start", errBadBatch, i)
 		}
 		start += d
-		r.start, r.off, r.n = start, off, int(l)
-		off += int(l) + 1
+		r.start = start
 		var names [5]uint32
 		for k := range names {
 			v, ok := next()
-			if !ok || v >= ns {
-				return nil, fmt.Errorf("%w: record %d name", errBadCols, i)
+			if !ok || v >= uint64(nDict) {
+				return nil, fmt.Errorf("%w: record %d name", errBadBatch, i)
 			}
 			names[k] = uint32(v)
 		}
 		r.key, r.user, r.team, r.model, r.dep = names[0], names[1], names[2], names[3], names[4]
 		if len(b) == 0 {
-			return nil, fmt.Errorf("%w: record %d flags", errBadCols, i)
+			return nil, fmt.Errorf("%w: record %d flags", errBadBatch, i)
 		}
 		r.success = b[0]&1 != 0
 		b = b[1:]
@@ -251,63 +326,409 @@ func decodeCols(b []byte, dataLen int) (*batchCols, error) {
 		for k := range nums {
 			v, ok := nextInt()
 			if !ok {
-				return nil, fmt.Errorf("%w: record %d numbers", errBadCols, i)
+				return nil, fmt.Errorf("%w: record %d numbers", errBadBatch, i)
 			}
 			nums[k] = v
 		}
 		r.latency, r.in, r.out, r.cacheRead, r.cacheW, r.total = nums[0], nums[1], nums[2], nums[3], nums[4], nums[5]
 		if len(b) < 8 {
-			return nil, fmt.Errorf("%w: record %d cost", errBadCols, i)
+			return nil, fmt.Errorf("%w: record %d cost", errBadBatch, i)
 		}
 		r.cost = math.Float64frombits(binary.LittleEndian.Uint64(b))
 		b = b[8:]
 	}
 	if len(b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", errBadCols, len(b))
+		return nil, fmt.Errorf("%w: %d trailing summary bytes", errBadBatch, len(b))
 	}
-	if nr > 0 && off != dataLen {
-		return nil, fmt.Errorf("%w: lines cover %d of %d data bytes", errBadCols, off, dataLen)
-	}
-	return c, nil
+	return recs, nil
 }
 
-// decodeLine turns one stored journal line into the record Query
-// returns: times in UTC at microsecond precision (what the store keeps
-// in its summary and pages by), text as the database would store it.
-func decodeLine(line []byte, start int64) (*record.Record, error) {
-	var r record.Record
-	if err := gojson.Unmarshal(line, &r); err != nil {
-		return nil, fmt.Errorf("spend: stored record: %w", err)
+// decodeDict parses a dict column.
+func decodeDict(b []byte) ([]string, error) {
+	p := jsonParser{b: b}
+	var out []string
+	err := p.array(func() error {
+		s, err := p.str()
+		out = append(out, s)
+		return err
+	})
+	if err == nil {
+		err = p.end()
 	}
-	normalize(&r)
-	r.StartTime = time.UnixMicro(start).UTC()
+	if err != nil {
+		return nil, fmt.Errorf("%w: dict: %w", errBadBatch, err)
+	}
+	if len(out) == 0 || out[0] != "" {
+		return nil, fmt.Errorf("%w: dict[0] is not empty", errBadBatch)
+	}
+	return out, nil
+}
+
+// decodeData calls fn with each record of a data column, decoded, for
+// the indexes want reports true for.
+func decodeData(b []byte, dict []string, want func(i int) bool, fn func(i int, r *record.Record)) error {
+	p := jsonParser{b: b}
+	i := 0
+	err := p.array(func() error {
+		if !want(i) {
+			i++
+			return p.skip()
+		}
+		r, err := p.record(dict)
+		if err != nil {
+			return fmt.Errorf("record %d: %w", i, err)
+		}
+		fn(i, r)
+		i++
+		return nil
+	})
+	if err == nil {
+		err = p.end()
+	}
+	if err != nil {
+		return fmt.Errorf("%w: data: %w", errBadBatch, err)
+	}
+	return nil
+}
+
+// jsonParser reads the JSON of dict and data columns: arrays, strings,
+// numbers.
+type jsonParser struct {
+	b []byte
+	i int
+}
+
+var errSyntax = errors.New("syntax error")
+
+func (p *jsonParser) ws() {
+	for p.i < len(p.b) && (p.b[p.i] == ' ' || p.b[p.i] == '\t' || p.b[p.i] == '\n' || p.b[p.i] == '\r') {
+		p.i++
+	}
+}
+
+func (p *jsonParser) peek() byte {
+	p.ws()
+	if p.i < len(p.b) {
+		return p.b[p.i]
+	}
+	return 0
+}
+
+func (p *jsonParser) end() error {
+	if p.peek() != 0 || p.i != len(p.b) {
+		return fmt.Errorf("%w at %d: trailing bytes", errSyntax, p.i)
+	}
+	return nil
+}
+
+// array calls item for each element of an array.
+func (p *jsonParser) array(item func() error) error {
+	if p.peek() != '[' {
+		return fmt.Errorf("%w at %d: want [", errSyntax, p.i)
+	}
+	p.i++
+	if p.peek() == ']' {
+		p.i++
+		return nil
+	}
+	for {
+		if err := item(); err != nil {
+			return err
+		}
+		switch p.peek() {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
+			return nil
+		default:
+			return fmt.Errorf("%w at %d: want , or ]", errSyntax, p.i)
+		}
+	}
+}
+
+// skip passes over one value: a string, a number or an array of them.
+func (p *jsonParser) skip() error {
+	switch c := p.peek(); {
+	case c == '"':
+		_, err := p.str()
+		return err
+	case c == '[':
+		return p.array(p.skip)
+	default:
+		_, err := p.num()
+		return err
+	}
+}
+
+func (p *jsonParser) num() (string, error) {
+	p.ws()
+	start := p.i
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		if (c < '0' || c > '9') && c != '-' && c != '+' && c != '.' && c != 'e' && c != 'E' {
+			break
+		}
+		p.i++
+	}
+	if p.i == start {
+		return "", fmt.Errorf("%w at %d: want a value", errSyntax, p.i)
+	}
+	return string(p.b[start:p.i]), nil
+}
+
+func (p *jsonParser) int() (int64, error) {
+	s, err := p.num()
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w at %d: %w", errSyntax, p.i, err)
+	}
+	return v, nil
+}
+
+func (p *jsonParser) float() (float64, error) {
+	s, err := p.num()
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w at %d: %w", errSyntax, p.i, err)
+	}
+	return v, nil
+}
+
+// str reads a JSON string.
+func (p *jsonParser) str() (string, error) {
+	if p.peek() != '"' {
+		return "", fmt.Errorf("%w at %d: want a string", errSyntax, p.i)
+	}
+	p.i++
+	start := p.i
+	for p.i < len(p.b) {
+		switch c := p.b[p.i]; {
+		case c == '"':
+			s := string(p.b[start:p.i])
+			p.i++
+			return s, nil
+		case c == '\\':
+			return p.strSlow(start)
+		case c < 0x20:
+			return "", fmt.Errorf("%w at %d: control character in a string", errSyntax, p.i)
+		}
+		p.i++
+	}
+	return "", fmt.Errorf("%w: unterminated string", errSyntax)
+}
+
+// strSlow reads the rest of a string with escapes, from start.
+func (p *jsonParser) strSlow(start int) (string, error) {
+	var sb strings.Builder
+	sb.Write(p.b[start:p.i])
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return sb.String(), nil
+		case c < 0x20:
+			return "", fmt.Errorf("%w at %d: control character in a string", errSyntax, p.i)
+		case c != '\\':
+			sb.WriteByte(c)
+			p.i++
+			continue
+		}
+		if p.i+1 >= len(p.b) {
+			break
+		}
+		e := p.b[p.i+1]
+		p.i += 2
+		switch e {
+		case '"', '\\', '/':
+			sb.WriteByte(e)
+		case 'b':
+			sb.WriteByte('\b')
+		case 'f':
+			sb.WriteByte('\f')
+		case 'n':
+			sb.WriteByte('\n')
+		case 'r':
+			sb.WriteByte('\r')
+		case 't':
+			sb.WriteByte('\t')
+		case 'u':
+			r, ok := p.hex4()
+			if !ok {
+				return "", fmt.Errorf("%w at %d: bad \\u escape", errSyntax, p.i)
+			}
+			if utf8.RuneLen(r) < 0 { // a surrogate
+				r2 := utf8.RuneError
+				if p.i+1 < len(p.b) && p.b[p.i] == '\\' && p.b[p.i+1] == 'u' {
+					save := p.i
+					p.i += 2
+					if lo, ok := p.hex4(); ok && lo >= 0xdc00 && lo < 0xe000 && r < 0xdc00 {
+						r2 = (r-0xd800)<<10 + (lo - 0xdc00) + 0x10000
+					} else {
+						p.i = save
+					}
+				}
+				r = r2
+			}
+			sb.WriteRune(r)
+		default:
+			return "", fmt.Errorf("%w at %d: bad escape", errSyntax, p.i)
+		}
+	}
+	return "", fmt.Errorf("%w: unterminated string", errSyntax)
+}
+
+func (p *jsonParser) hex4() (rune, bool) {
+	if p.i+4 > len(p.b) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(p.b[p.i:p.i+4]), 16, 32)
+	if err != nil {
+		return 0, false
+	}
+	p.i += 4
+	return rune(v), true
+}
+
+// record reads one record's array.
+func (p *jsonParser) record(dict []string) (*record.Record, error) {
+	var r record.Record
+	var est bool
+	field := 0
+	name := func() (string, error) {
+		v, err := p.int()
+		if err != nil {
+			return "", err
+		}
+		if v < 0 || v >= int64(len(dict)) {
+			return "", fmt.Errorf("field %d: name %d outside the dict", field, v)
+		}
+		return dict[v], nil
+	}
+	err := p.array(func() error {
+		var err error
+		var v int64
+		switch f := field; {
+		case f == 0:
+			r.ID, err = p.str()
+		case f == 1 || f == 2:
+			if v, err = p.int(); err == nil {
+				if f == 1 {
+					r.StartTime = time.UnixMicro(v).UTC()
+				} else {
+					r.EndTime = time.UnixMicro(v).UTC()
+				}
+			}
+		case f >= 3 && f <= 15, f == 27, f == 29:
+			var s string
+			if s, err = name(); err != nil {
+				break
+			}
+			switch f {
+			case 3:
+				r.KeyHash = s
+			case 4:
+				r.KeyAlias = s
+			case 5:
+				r.User = s
+			case 6:
+				r.Team = s
+			case 7:
+				r.EndUser = s
+			case 8:
+				r.Route = s
+			case 9:
+				r.ClientDialect = llm.Dialect(s)
+			case 10:
+				r.ModelRequested = s
+			case 11:
+				r.ModelGroup = s
+			case 12:
+				r.DeploymentID = s
+			case 13:
+				r.Provider = s
+			case 14:
+				r.UpstreamModel = s
+			case 15:
+				r.APIBase = s
+			case 27:
+				r.Status = record.Status(s)
+			case 29:
+				r.ErrorKind = s
+			}
+		case f == 23:
+			r.Cost, err = p.float()
+		case f == 30:
+			r.ErrorMessage, err = p.str()
+		case f == 34:
+			err = p.array(func() error {
+				s, err := p.str()
+				r.Tags = append(r.Tags, s)
+				return err
+			})
+		case f == 35:
+			r.Prompt, err = p.str()
+		case f == 36:
+			r.Response, err = p.str()
+		case f < dataFields:
+			if v, err = p.int(); err == nil {
+				switch f {
+				case 16:
+					r.Stream = v != 0
+				case 17:
+					r.Usage.InputTokens = int(v)
+				case 18:
+					r.Usage.OutputTokens = int(v)
+				case 19:
+					r.Usage.CacheReadTokens = int(v)
+				case 20:
+					r.Usage.CacheWriteTokens = int(v)
+				case 21:
+					r.Usage.ReasoningTokens = int(v)
+				case 22:
+					est = v != 0
+				case 24:
+					r.Latency = time.Duration(v)
+				case 25:
+					r.TTFT = time.Duration(v)
+				case 26:
+					r.UpstreamLatency = time.Duration(v)
+				case 28:
+					r.HTTPStatus = int(v)
+				case 31:
+					r.CacheHit = v != 0
+				case 32:
+					r.Retries = int(v)
+				case 33:
+					r.Fallbacks = int(v)
+				}
+			}
+		default:
+			err = fmt.Errorf("more than %d fields", dataFields)
+		}
+		field++
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if field != dataFields {
+		return nil, fmt.Errorf("%d fields, want %d", field, dataFields)
+	}
+	r.UsageEstimated, r.Usage.Estimated = est, est
 	return &r, nil
 }
 
-// normalize makes r what the row layout returned: UTC microsecond times,
-// stored strings, one usage-estimated flag, no empty tag list.
-func normalize(r *record.Record) {
-	r.StartTime = time.UnixMicro(r.StartTime.UnixMicro()).UTC()
-	r.EndTime = time.UnixMicro(r.EndTime.UnixMicro()).UTC()
-	est := r.UsageEstimated || r.Usage.Estimated
-	r.UsageEstimated, r.Usage.Estimated = est, est
-	for _, p := range []*string{&r.ID, &r.KeyHash, &r.KeyAlias, &r.User, &r.Team, &r.EndUser, &r.Route,
-		&r.ModelRequested, &r.ModelGroup, &r.DeploymentID, &r.Provider, &r.UpstreamModel, &r.APIBase,
-		&r.ErrorKind, &r.ErrorMessage, &r.Prompt, &r.Response} {
-		*p = storedString(*p)
-	}
-	r.ClientDialect = llm.Dialect(storedString(string(r.ClientDialect)))
-	r.Status = record.Status(storedString(string(r.Status)))
-	if len(r.Tags) == 0 {
-		r.Tags = nil
-	}
-	for i, t := range r.Tags {
-		r.Tags[i] = storedString(t)
-	}
-}
-
-// storedString is s as a journal line reads back (every byte of invalid
-// UTF-8 becomes U+FFFD), without NUL bytes (as the row layout stored it).
+// storedString is s as the store keeps it: valid UTF-8 (every byte of
+// invalid UTF-8 becomes U+FFFD, as a journal line reads back), without NUL
+// bytes (as the row layout stored text).
 func storedString(s string) string {
 	if isClean(s) {
 		return s

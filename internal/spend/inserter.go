@@ -2,7 +2,6 @@ package spend
 
 import (
 	"context"
-	"errors"
 	"os"
 	"time"
 
@@ -14,38 +13,23 @@ import (
 // inserter is the state of insertLoop: where it reads, and the batch it
 // is filling.
 type inserter struct {
-	w         *Writer
-	pos       journalPos // where it reads next
-	rd        *os.File   // a segment open for reading
-	rdSeq     uint64
-	chunk     []byte
-	wantLines bool
+	w     *Writer
+	pos   journalPos // where it reads next
+	rd    *os.File   // a segment open for reading
+	rdSeq uint64
+	chunk []byte
 
 	batch   journalBatch
 	posEnds []journalPos // the position after each record of the batch
 	firstAt time.Time
 	done    []*segment // fully read, awaiting the commit of the batch
 	forget  string     // the directory's previous journal id, until a commit drops it
-
-	// The lines of records taken from memory are read from their segments
-	// outside the lock, a range of neighbours at a time, before the batch
-	// is committed or a line read back joins it; until then lines holds
-	// vlen - len(lines) bytes fewer than ends says.
-	rngs []lineRange
-	vlen int
-}
-
-// lineRange is [start, end) of segment seg, to be read into the batch.
-type lineRange struct {
-	seg        *segment
-	start, end int64
 }
 
 // insertLoop reads the journal and commits it to the store.
 func (w *Writer) insertLoop() {
 	defer close(w.insertDone)
 	ins := &inserter{w: w, chunk: make([]byte, 256<<10), forget: w.prevJournal}
-	ins.wantLines = w.ps != nil && w.ps.wantsLines()
 	defer ins.closeReader()
 	w.mu.Lock()
 	ins.pos = journalPos{seq: w.segs[0].seq}
@@ -214,56 +198,6 @@ func (ins *inserter) add(r *record.Record, end journalPos) {
 	ins.posEnds = append(ins.posEnds, end)
 }
 
-// takeMem adds a record from the hand-off buffer (called with mu held);
-// its line is read later, with its neighbours'.
-func (ins *inserter) takeMem(m *memRec, seg *segment) {
-	ins.add(m.rec, journalPos{seq: m.seq, off: m.end})
-	if !ins.wantLines {
-		return
-	}
-	if k := len(ins.rngs); k > 0 && ins.rngs[k-1].seg == seg && ins.rngs[k-1].end == m.start {
-		ins.rngs[k-1].end = m.end
-	} else {
-		ins.rngs = append(ins.rngs, lineRange{seg: seg, start: m.start, end: m.end})
-	}
-	ins.vlen += int(m.end - m.start)
-	ins.batch.ends = append(ins.batch.ends, ins.vlen)
-}
-
-// flushRanges reads the lines of the pending ranges into the batch.
-// Should a read fail, every line of the batch is encoded again from its
-// record.
-func (ins *inserter) flushRanges() {
-	if len(ins.rngs) == 0 {
-		return
-	}
-	b := &ins.batch
-	var err error
-	for _, r := range ins.rngs {
-		old := len(b.lines)
-		b.lines = append(b.lines, make([]byte, r.end-r.start)...)
-		var f *os.File
-		if f, err = ins.reader(r.seg); err == nil {
-			_, err = f.ReadAt(b.lines[old:], r.start)
-		}
-		if err != nil {
-			break
-		}
-	}
-	clear(ins.rngs)
-	ins.rngs = ins.rngs[:0]
-	if err == nil && len(b.lines) == ins.vlen {
-		return
-	}
-	ins.w.log.Warn("spend journal: read back lines; encoding them again", "err", err)
-	b.lines = b.lines[:0]
-	for i := range b.ends {
-		b.lines, _ = appendLine(b.lines, b.recs[i])
-		b.ends[i] = len(b.lines)
-	}
-	ins.vlen = len(b.lines)
-}
-
 // fill takes records into the batch, from memory or read back from the
 // journal, until it is full or the journal has no more for now; it
 // reports whether the journal has more to read right now.
@@ -304,7 +238,7 @@ func (ins *inserter) fill() bool {
 					}
 					break
 				}
-				ins.takeMem(m, seg)
+				ins.add(m.rec, journalPos{seq: m.seq, off: m.end})
 				ins.pos.off = m.end
 				w.popMem()
 				took = true
@@ -364,20 +298,16 @@ func (ins *inserter) readBack(seg *segment, limit int64) bool {
 			w.log.Warn("spend journal: dropping a torn record (its response never completed)",
 				"segment", seg.path, "offset", ins.pos.off+int64(used-n), "bytes", len(line))
 		case lineOK:
-			var r record.Record
-			if err := gojson.Unmarshal(line, &r); err != nil || r.ID == "" {
+			r := recordPool.Get().(*record.Record)
+			if err := gojson.Unmarshal(line, r); err != nil || r.ID == "" {
+				*r = record.Record{}
+				recordPool.Put(r)
 				w.corrupt.Add(1)
 				w.backlog.Add(-1)
 				w.log.Warn("spend journal: dropping a record that does not decode", "segment", seg.path, "err", err)
 				continue
 			}
-			ins.add(&r, journalPos{seq: seg.seq, off: ins.pos.off + int64(used)})
-			if ins.wantLines {
-				ins.flushRanges()
-				ins.batch.lines = append(append(ins.batch.lines, line...), '\n')
-				ins.vlen = len(ins.batch.lines)
-				ins.batch.ends = append(ins.batch.ends, ins.vlen)
-			}
+			ins.add(r, journalPos{seq: seg.seq, off: ins.pos.off + int64(used)})
 		}
 	}
 	if used == 0 && len(ins.batch.recs) < w.opts.BatchSize {
@@ -396,18 +326,20 @@ func (ins *inserter) readBack(seg *segment, limit int64) bool {
 // commit inserts the batch and resets it; false when aborted.
 func (ins *inserter) commit() bool {
 	w := ins.w
-	ins.flushRanges()
 	b := &ins.batch
 	if !w.commit(b, ins.posEnds, ins.forget) {
 		return false
 	}
 	n := len(b.recs)
 	ins.forget = ""
+	w.mu.Lock()
+	w.committedTo = ins.posEnds[len(ins.posEnds)-1]
+	w.mu.Unlock()
 	w.committed.Add(uint64(n))
 	w.backlog.Add(-int64(n))
-	clear(b.recs)
-	b.recs, b.lines, b.ends = b.recs[:0], b.lines[:0], b.ends[:0]
-	ins.posEnds, ins.vlen = ins.posEnds[:0], 0
+	releaseRecords(b.recs)
+	b.recs = b.recs[:0]
+	ins.posEnds = ins.posEnds[:0]
 	return true
 }
 
@@ -441,9 +373,7 @@ func (w *Writer) checkpoint(done []*segment) {
 	}
 	w.mu.Unlock()
 	for _, d := range done {
-		if err := os.Remove(d.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			w.log.Warn("spend journal: remove committed segment", "err", err)
-		}
+		w.recycle(d)
 	}
 }
 
@@ -476,8 +406,8 @@ func (w *Writer) commit(b *journalBatch, ends []journalPos, forget string) bool 
 		pcancel()
 		if reachable {
 			if len(b.recs) > 1 {
-				lo, hi := b.split(len(b.recs) / 2)
 				h := len(b.recs) / 2
+				lo, hi := &journalBatch{recs: b.recs[:h]}, &journalBatch{recs: b.recs[h:]}
 				return w.commit(lo, ends[:h], forget) && w.commit(hi, ends[h:], "")
 			}
 			if dataFailures++; dataFailures >= 3 {
@@ -495,19 +425,4 @@ func (w *Writer) commit(b *journalBatch, ends []journalPos, forget string) bool 
 		}
 		backoff = min(backoff*2, w.opts.RetryMax)
 	}
-}
-
-// split cuts b before record h.
-func (b *journalBatch) split(h int) (lo, hi *journalBatch) {
-	lo = &journalBatch{recs: b.recs[:h]}
-	hi = &journalBatch{recs: b.recs[h:]}
-	if b.lines != nil {
-		cut := b.ends[h-1]
-		lo.lines, lo.ends = b.lines[:cut], b.ends[:h]
-		hi.lines = b.lines[cut:]
-		for _, e := range b.ends[h:] {
-			hi.ends = append(hi.ends, e-cut)
-		}
-	}
-	return lo, hi
 }

@@ -14,25 +14,13 @@ type journalPos struct {
 	off int64
 }
 
-// journalBatch is what the Writer commits: records, their journal lines
-// when the store keeps lines, and the journal position after the last
-// one.
+// journalBatch is what the Writer commits: records and the journal
+// position after the last one's line.
 type journalBatch struct {
-	journal string     // the journal's id
+	journal string     // the journal's id; "" for a plain Insert
 	end     journalPos // after the batch's last line
 	forget  string     // an earlier id of the same journal, whose position can go
 	recs    []*record.Record
-	lines   []byte // the records' lines, each '\n'-terminated, or nil
-	ends    []int  // ends[i] is the end of line i in lines
-}
-
-// line returns the journal line of recs[i] ('\n' included).
-func (b *journalBatch) line(i int) []byte {
-	start := 0
-	if i > 0 {
-		start = b.ends[i-1]
-	}
-	return b.lines[start:b.ends[i]]
 }
 
 // positionedStore is a Store that commits a journal's batches together
@@ -46,8 +34,6 @@ type positionedStore interface {
 	insertBatch(ctx context.Context, b *journalBatch) error
 	// committedPos is the position committed for journal (zero if none).
 	committedPos(ctx context.Context, journal string) (journalPos, error)
-	// wantsLines: insertBatch needs the journal lines, not only the records.
-	wantsLines() bool
 }
 
 // Statements on spend_journal_pos, in "?" form: the upsert changes a row

@@ -302,7 +302,8 @@ func TestReplayPreviousJournal(t *testing.T) {
 	got := make(chan *record.Record, 2)
 	store := &fakeStore{InsertFn: func(_ context.Context, recs []*record.Record) error {
 		for _, r := range recs {
-			got <- r
+			c := *r // the Writer reuses recs once Insert returns
+			got <- &c
 		}
 		return nil
 	}}

@@ -25,21 +25,25 @@ func mapSegment(f *os.File, size int64) ([]byte, error) {
 }
 
 // syncMapped writes m[from:to) to stable storage (msync of the pages it
-// covers) and then drops the whole pages below to from the process's
-// mapping from the page of from on (the data stays in the page cache and the file): the journal
-// then adds at most a page or two to the resident set.
-func syncMapped(m []byte, from, to int64) error {
+// covers) and drops the whole pages of m[done:to) from the process's
+// mapping (the data stays in the page cache and the file), so the journal
+// adds at most a page or two to the resident set.
+func syncMapped(m []byte, done, from, to int64) error {
 	page := int64(os.Getpagesize())
-	lo := from &^ (page - 1)
-	if to > lo {
+	if lo := from &^ (page - 1); to > lo {
 		if err := unix.Msync(m[lo:to], unix.MS_SYNC); err != nil {
 			return fmt.Errorf("msync: %w", err)
 		}
 	}
-	if done := to &^ (page - 1); done > lo {
-		_ = unix.Madvise(m[lo:done], unix.MADV_DONTNEED)
+	if lo, hi := done&^(page-1), to&^(page-1); hi > lo {
+		_ = unix.Madvise(m[lo:hi], unix.MADV_DONTNEED)
 	}
 	return nil
 }
 
 func unmapSegment(m []byte) error { return unix.Munmap(m) }
+
+// prefault makes m's pages writable in the process ahead of the appends
+// (MADV_POPULATE_WRITE, Linux 5.14): a page's first store would otherwise
+// take a fault on the request path, one per page. Best effort.
+func prefault(m []byte) { _ = unix.Madvise(m, unix.MADV_POPULATE_WRITE) }

@@ -17,8 +17,10 @@ import (
 
 // Store is the spend log database.
 type Store interface {
-	// Insert writes records in one transaction. A record whose ID is
-	// already stored is skipped, so replaying a batch is safe.
+	// Insert writes records in one transaction; it does not keep recs
+	// after it returns. PostgreSQL skips a record whose ID is stored
+	// already; SQLite does not look (the Writer's replays are idempotent
+	// through the journal position it commits with each batch).
 	Insert(ctx context.Context, recs []*record.Record) error
 	// Query returns records newest first and the cursor of the next page
 	// ("" on the last page).

@@ -19,7 +19,6 @@ func migrateRowsToBatches(ctx context.Context, c conn) error {
 	const chunk = 500
 	var (
 		e      batchEncoder
-		lines  []byte
 		lastID int64
 		batch  int64
 	)
@@ -47,15 +46,11 @@ func migrateRowsToBatches(ctx context.Context, c conn) error {
 				// Version 1 stored infinities; JSON cannot hold them.
 				r.Cost = math.Copysign(math.MaxFloat64, r.Cost)
 			}
-			var err error
-			if lines, err = appendLine(lines[:0], r); err != nil {
-				return fmt.Errorf("convert record %s: %w", r.ID, err)
-			}
-			e.add(r, lines)
+			e.add(r)
 		}
 		batch++
-		if _, err := c.exec(ctx, "INSERT INTO spend_batches (id, min_start, max_start, n, cols, data) VALUES (?, ?, ?, ?, ?, ?)",
-			batch, e.minSt, e.maxSt, int64(e.n), e.cols(), e.dataBytes()); err != nil {
+		if _, err := c.exec(ctx, "INSERT INTO spend_batches (id, min_start, max_start, n, cols, dict, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			batch, e.minSt, e.maxSt, int64(e.n), e.cols(), e.dict(), e.dataBytes()); err != nil {
 			return fmt.Errorf("write batch: %w", err)
 		}
 		for k := range e.keys {
@@ -71,46 +66,31 @@ func migrateRowsToBatches(ctx context.Context, c conn) error {
 	return err
 }
 
-// fracMicros is the fraction of an RFC 3339 time t (a column name) in
-// microseconds: the digits after "YYYY-MM-DDTHH:MM:SS.", padded or cut to
-// six.
-func fracMicros(t string) string {
-	digits := "substr(" + t + ", 21, length(" + t + ") - 20 - length(ltrim(substr(" + t + ", 21), '0123456789')))"
-	return "CASE WHEN substr(" + t + ", 20, 1) = '.' THEN CAST(substr(" + digits + " || '000000', 1, 6) AS INTEGER) ELSE 0 END"
-}
-
 // spendLogsView shows the batches as the rows of the version 1 table, for
 // ad-hoc SQL (sqlite3 switchyard.db 'select … from spend_logs'). It parses
-// every line it shows: fine for a look, slow for a scan of millions.
+// the JSON of every batch it reads: fine for a look, slow for a scan of
+// millions.
 var spendLogsView = func() string {
-	str := func(field, col string) string { return "COALESCE(j ->> '$." + field + "', '') AS " + col }
-	num := func(field, col string) string { return "COALESCE(j ->> '$." + field + "', 0) AS " + col }
+	f := func(i int) string { return "e.value ->> '$[" + strconv.Itoa(i) + "]'" }
+	name := func(i int, col string) string {
+		return "CAST(b.dict AS TEXT) ->> ('$[' || (" + f(i) + ") || ']') AS " + col
+	}
+	ms := func(i int, col string) string { return f(i) + " / 1e6 AS " + col }
 	cols := []string{
-		"id", "j ->> '$.ID' AS request_id",
-		"unixepoch(st) * 1000000 + " + fracMicros("st") + " AS start_time",
-		"unixepoch(et) * 1000000 + " + fracMicros("et") + " AS end_time",
-		str("KeyHash", "key_hash"), str("KeyAlias", "key_alias"), str("User", "user_id"), str("Team", "team_id"),
-		str("EndUser", "end_user"), str("Route", "route"), str("ClientDialect", "client_dialect"),
-		str("ModelRequested", "model_requested"), str("ModelGroup", "model_group"), str("DeploymentID", "deployment_id"),
-		str("Provider", "provider"), str("UpstreamModel", "upstream_model"), str("APIBase", "api_base"),
-		num("Stream", "stream"),
-		num("Usage.InputTokens", "input_tokens"), num("Usage.OutputTokens", "output_tokens"),
-		num("Usage.CacheReadTokens", "cache_read_tokens"), num("Usage.CacheWriteTokens", "cache_write_tokens"),
-		num("Usage.ReasoningTokens", "reasoning_tokens"),
-		"COALESCE(j ->> '$.Usage.InputTokens', 0) + COALESCE(j ->> '$.Usage.OutputTokens', 0) + " +
-			"COALESCE(j ->> '$.Usage.CacheReadTokens', 0) + COALESCE(j ->> '$.Usage.CacheWriteTokens', 0) AS total_tokens",
-		"(COALESCE(j ->> '$.UsageEstimated', 0) OR COALESCE(j ->> '$.Usage.Estimated', 0)) AS usage_estimated",
-		"CAST(COALESCE(j ->> '$.Cost', 0) AS REAL) AS cost",
-		"COALESCE(j ->> '$.Latency', 0) / 1e6 AS latency_ms", "COALESCE(j ->> '$.TTFT', 0) / 1e6 AS ttft_ms",
-		"COALESCE(j ->> '$.UpstreamLatency', 0) / 1e6 AS upstream_latency_ms",
-		str("Status", "status"), num("HTTPStatus", "http_status"), str("ErrorKind", "error_kind"),
-		str("ErrorMessage", "error_message"), num("CacheHit", "cache_hit"), num("Retries", "retries"),
-		num("Fallbacks", "fallbacks"),
-		"CASE WHEN json_array_length(j, '$.Tags') > 0 THEN j -> '$.Tags' ELSE '[]' END AS tags",
-		"NULLIF(j ->> '$.Prompt', '') AS prompt", "NULLIF(j ->> '$.Response', '') AS response",
+		"b.id * " + strconv.Itoa(maxBatchRows) + " + e.key AS id", f(0) + " AS request_id",
+		f(1) + " AS start_time", f(2) + " AS end_time",
+		name(3, "key_hash"), name(4, "key_alias"), name(5, "user_id"), name(6, "team_id"), name(7, "end_user"),
+		name(8, "route"), name(9, "client_dialect"), name(10, "model_requested"), name(11, "model_group"),
+		name(12, "deployment_id"), name(13, "provider"), name(14, "upstream_model"), name(15, "api_base"),
+		f(16) + " AS stream", f(17) + " AS input_tokens", f(18) + " AS output_tokens",
+		f(19) + " AS cache_read_tokens", f(20) + " AS cache_write_tokens", f(21) + " AS reasoning_tokens",
+		f(17) + " + " + f(18) + " + " + f(19) + " + " + f(20) + " AS total_tokens",
+		f(22) + " AS usage_estimated", "CAST(" + f(23) + " AS REAL) AS cost",
+		ms(24, "latency_ms"), ms(25, "ttft_ms"), ms(26, "upstream_latency_ms"),
+		name(27, "status"), f(28) + " AS http_status", name(29, "error_kind"), f(30) + " AS error_message",
+		f(31) + " AS cache_hit", f(32) + " AS retries", f(33) + " AS fallbacks", "e.value -> '$[34]' AS tags",
+		"NULLIF(" + f(35) + ", '') AS prompt", "NULLIF(" + f(36) + ", '') AS response",
 	}
 	return "CREATE VIEW spend_logs AS SELECT " + strings.Join(cols, ", ") +
-		" FROM (SELECT b.id * " + strconv.Itoa(maxBatchRows) + " + e.key AS id, e.value AS j, " +
-		"e.value ->> '$.StartTime' AS st, e.value ->> '$.EndTime' AS et " +
-		"FROM spend_batches b, json_each(CAST(b.data AS TEXT)) e)"
+		" FROM spend_batches b, json_each(CAST(b.data AS TEXT)) e"
 }()

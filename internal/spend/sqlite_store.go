@@ -38,45 +38,36 @@ const maxBatchRows = 1 << 16
 var batchRowLimit = maxBatchRows
 
 const (
-	batchInsert = "INSERT INTO spend_batches (min_start, max_start, n, cols, data) VALUES (?, ?, ?, ?, ?)"
+	batchInsert = "INSERT INTO spend_batches (min_start, max_start, n, cols, dict, data) VALUES (?, ?, ?, ?, ?, ?)"
 	keyInsert   = "INSERT OR IGNORE INTO spend_batch_keys (kind, value, batch_id) VALUES (?, ?, ?)"
 )
-
-func (s *sqliteStore) wantsLines() bool { return true }
 
 func (s *sqliteStore) committedPos(ctx context.Context, journal string) (journalPos, error) {
 	return readPosition(ctx, s.d, journal)
 }
 
-// Insert implements Store: the records go in as batches of their journal
-// lines. Insert does not look for records stored already: replays are
-// made idempotent by the journal position (insertBatch).
+// Insert implements Store. It does not look for records stored already:
+// the Writer's replays are made idempotent by the journal position
+// (insertBatch).
 func (s *sqliteStore) Insert(ctx context.Context, recs []*record.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	b := &journalBatch{recs: recs, ends: make([]int, 0, len(recs))}
-	for _, r := range recs {
-		if r.ID == "" {
-			r.ID = NewID()
-		}
-		var err error
-		if b.lines, err = appendLine(b.lines, r); err != nil {
-			// The journal cannot hold it either (a NaN or infinite cost, a
-			// year past 9999).
-			return fmt.Errorf("insert spend logs: record %s: %w", r.ID, err)
-		}
-		b.ends = append(b.ends, len(b.lines))
-	}
-	return s.insertBatch(ctx, b)
+	return s.insertBatch(ctx, &journalBatch{recs: recs})
 }
 
 func (s *sqliteStore) insertBatch(ctx context.Context, b *journalBatch) error {
 	if len(b.recs) == 0 && b.journal == "" {
 		return nil
 	}
-	if b.lines == nil || len(b.ends) != len(b.recs) {
-		return fmt.Errorf("insert spend logs: batch without journal lines")
+	for _, r := range b.recs {
+		if r.ID == "" {
+			r.ID = NewID()
+		}
+		if math.IsNaN(r.Cost) || math.IsInf(r.Cost, 0) {
+			// The journal cannot hold it either (JSON has no such numbers).
+			return fmt.Errorf("insert spend logs: record %s: cost %v", r.ID, r.Cost)
+		}
 	}
 	s.encMu.Lock()
 	defer s.encMu.Unlock()
@@ -100,9 +91,9 @@ func (s *sqliteStore) insertRow(ctx context.Context, c rawExec, b *journalBatch,
 	e := &s.enc
 	e.reset()
 	for i := from; i < to; i++ {
-		e.add(b.recs[i], b.line(i))
+		e.add(b.recs[i])
 	}
-	id, err := c.execID(ctx, batchInsert, e.minSt, e.maxSt, int64(e.n), e.cols(), e.dataBytes())
+	id, err := c.execID(ctx, batchInsert, e.minSt, e.maxSt, int64(e.n), e.cols(), e.dict(), e.dataBytes())
 	if err != nil {
 		return err
 	}
@@ -125,22 +116,26 @@ func batchWhere(w *where, start, end time.Time) {
 	}
 }
 
-// eachBatch calls fn with the decoded summary of every batch selected by
-// w, newest (by its latest record) first; fn returns false to stop.
-func (s *sqliteStore) eachBatch(ctx context.Context, w *where, fn func(id, maxStart int64, c *batchCols) (bool, error)) error {
-	q := "SELECT id, max_start, length(data), cols FROM spend_batches" + w.String() + " ORDER BY max_start DESC, id DESC"
+// eachBatch calls fn with the dict and summaries of every batch selected
+// by w, newest (by its latest record) first; fn returns false to stop.
+func (s *sqliteStore) eachBatch(ctx context.Context, w *where, fn func(id, maxStart int64, dict []string, recs []colRec) (bool, error)) error {
+	q := "SELECT id, max_start, dict, cols FROM spend_batches" + w.String() + " ORDER BY max_start DESC, id DESC"
 	stop := errStop
 	err := s.d.query(ctx, q, w.args, func(scan func(...any) error) error {
-		var id, maxStart, dataLen int64
-		var cols []byte
-		if err := scan(&id, &maxStart, &dataLen, &cols); err != nil {
+		var id, maxStart int64
+		var dictB, cols []byte
+		if err := scan(&id, &maxStart, &dictB, &cols); err != nil {
 			return err
 		}
-		c, err := decodeCols(cols, int(dataLen))
+		dict, err := decodeDict(dictB)
 		if err != nil {
 			return fmt.Errorf("batch %d: %w", id, err)
 		}
-		more, err := fn(id, maxStart, c)
+		recs, err := decodeCols(cols, len(dict))
+		if err != nil {
+			return fmt.Errorf("batch %d: %w", id, err)
+		}
+		more, err := fn(id, maxStart, dict, recs)
 		if err != nil {
 			return err
 		}
@@ -208,7 +203,7 @@ func (s *sqliteStore) Query(ctx context.Context, f Filter) ([]*record.Record, st
 		}
 		return cmp.Compare(b.id, a.id)
 	}
-	err := s.eachBatch(ctx, &w, func(id, maxStart int64, c *batchCols) (bool, error) {
+	err := s.eachBatch(ctx, &w, func(id, maxStart int64, dict []string, recs []colRec) (bool, error) {
 		if len(hits) >= want && maxStart < hits[want-1].start {
 			return false, nil
 		}
@@ -217,14 +212,14 @@ func (s *sqliteStore) Query(ctx context.Context, f Filter) ([]*record.Record, st
 			if fl.v == "" {
 				continue
 			}
-			j := slices.Index(c.strs, fl.v)
+			j := slices.Index(dict, fl.v)
 			if j < 0 {
 				return true, nil // an index entry of records since deleted
 			}
 			want4[k] = uint32(j)
 		}
-		for i := range c.recs {
-			r := &c.recs[i]
+		for i := range recs {
+			r := &recs[i]
 			if r.start < lo || r.start >= hi {
 				continue
 			}
@@ -261,40 +256,43 @@ func (s *sqliteStore) Query(ctx context.Context, f Filter) ([]*record.Record, st
 	return out, next, nil
 }
 
-// records decodes the journal lines of hits, in their order.
+// records decodes the records of hits, in their order.
 func (s *sqliteStore) records(ctx context.Context, hits []hit) ([]*record.Record, error) {
 	out := make([]*record.Record, len(hits))
-	byBatch := map[int64][]int{}
+	byBatch := map[int64]map[int]int{} // batch → index in it → index in hits
 	var batches []int64
 	for k, h := range hits {
-		if _, ok := byBatch[h.batch]; !ok {
+		m := byBatch[h.batch]
+		if m == nil {
+			m = map[int]int{}
+			byBatch[h.batch] = m
 			batches = append(batches, h.batch)
 		}
-		byBatch[h.batch] = append(byBatch[h.batch], k)
+		m[h.i] = k
 	}
 	for _, id := range batches {
-		var cols, data []byte
-		err := s.d.query(ctx, "SELECT cols, data FROM spend_batches WHERE id = ?", []any{id}, func(scan func(...any) error) error {
-			return scan(&cols, &data)
+		var dictB, data []byte
+		err := s.d.query(ctx, "SELECT dict, data FROM spend_batches WHERE id = ?", []any{id}, func(scan func(...any) error) error {
+			return scan(&dictB, &data)
 		})
 		if err != nil {
 			return nil, err
 		}
-		c, err := decodeCols(cols, len(data))
+		dict, err := decodeDict(dictB)
 		if err != nil {
 			return nil, fmt.Errorf("batch %d: %w", id, err)
 		}
-		for _, k := range byBatch[id] {
-			h := hits[k]
-			if h.i >= len(c.recs) {
-				return nil, fmt.Errorf("batch %d changed during the query", id)
-			}
-			cr := c.recs[h.i]
-			r, err := decodeLine(data[cr.off:cr.off+cr.n], cr.start)
-			if err != nil {
-				return nil, fmt.Errorf("batch %d record %d: %w", id, h.i, err)
-			}
-			out[k] = r
+		m := byBatch[id]
+		found := 0
+		err = decodeData(data, dict, func(i int) bool { _, ok := m[i]; return ok }, func(i int, r *record.Record) {
+			out[m[i]] = r
+			found++
+		})
+		if err != nil {
+			return nil, fmt.Errorf("batch %d: %w", id, err)
+		}
+		if found != len(m) {
+			return nil, fmt.Errorf("batch %d changed during the query", id)
 		}
 	}
 	return out, nil
@@ -302,22 +300,22 @@ func (s *sqliteStore) records(ctx context.Context, hits []hit) ([]*record.Record
 
 // Report implements Store from the batch summaries.
 func (s *sqliteStore) Report(ctx context.Context, q ReportQuery) ([]ReportRow, error) {
-	var pick func(c *batchCols, r *colRec) string
+	var pick func(dict []string, r *colRec) string
 	switch q.GroupBy {
 	case GroupByDay:
-		pick = func(_ *batchCols, r *colRec) string {
+		pick = func(_ []string, r *colRec) string {
 			return time.UnixMicro(floorDiv(r.start, microsPerDay) * microsPerDay).UTC().Format(time.DateOnly)
 		}
 	case GroupByModel:
-		pick = func(c *batchCols, r *colRec) string { return c.strs[r.model] }
+		pick = func(d []string, r *colRec) string { return d[r.model] }
 	case GroupByKey:
-		pick = func(c *batchCols, r *colRec) string { return c.strs[r.key] }
+		pick = func(d []string, r *colRec) string { return d[r.key] }
 	case GroupByUser:
-		pick = func(c *batchCols, r *colRec) string { return c.strs[r.user] }
+		pick = func(d []string, r *colRec) string { return d[r.user] }
 	case GroupByTeam:
-		pick = func(c *batchCols, r *colRec) string { return c.strs[r.team] }
+		pick = func(d []string, r *colRec) string { return d[r.team] }
 	case GroupByDeployment:
-		pick = func(c *batchCols, r *colRec) string { return c.strs[r.dep] }
+		pick = func(d []string, r *colRec) string { return d[r.dep] }
 	default:
 		return nil, fmt.Errorf("%w: %q (want day, model, key, user, team or deployment)", ErrBadGroupBy, q.GroupBy)
 	}
@@ -325,13 +323,13 @@ func (s *sqliteStore) Report(ctx context.Context, q ReportQuery) ([]ReportRow, e
 	var w where
 	batchWhere(&w, q.Start, q.End)
 	groups := map[string]*ReportRow{}
-	err := s.eachBatch(ctx, &w, func(_, _ int64, c *batchCols) (bool, error) {
-		for i := range c.recs {
-			r := &c.recs[i]
+	err := s.eachBatch(ctx, &w, func(_, _ int64, dict []string, recs []colRec) (bool, error) {
+		for i := range recs {
+			r := &recs[i]
 			if r.start < lo || r.start >= hi {
 				continue
 			}
-			k := pick(c, r)
+			k := pick(dict, r)
 			g := groups[k]
 			if g == nil {
 				g = &ReportRow{Group: k}
@@ -437,13 +435,13 @@ func (s *sqliteStore) Stats(ctx context.Context, since, until time.Time) (*Stats
 	batchWhere(&w, since, until)
 	byModel, byDep := map[string]*statsAcc{}, map[string]*statsAcc{}
 	depModel := map[string]string{}
-	err := s.eachBatch(ctx, &w, func(_, _ int64, c *batchCols) (bool, error) {
-		for i := range c.recs {
-			r := &c.recs[i]
+	err := s.eachBatch(ctx, &w, func(_, _ int64, dict []string, recs []colRec) (bool, error) {
+		for i := range recs {
+			r := &recs[i]
 			if r.start < lo || r.start >= hi {
 				continue
 			}
-			m, d := c.strs[r.model], c.strs[r.dep]
+			m, d := dict[r.model], dict[r.dep]
 			a := byModel[m]
 			if a == nil {
 				a = &statsAcc{row: StatsRow{ModelGroup: m}}
@@ -549,37 +547,39 @@ func (s *sqliteStore) DeleteBefore(ctx context.Context, t time.Time) (int64, err
 func (s *sqliteStore) trimOne(ctx context.Context, cut int64) (deleted int64, more bool, err error) {
 	err = s.d.tx(ctx, func(c conn) error {
 		var id int64
-		var cols, data []byte
+		var dictB, data []byte
 		found := false
-		err := c.query(ctx, "SELECT id, cols, data FROM spend_batches WHERE min_start < ? LIMIT 1", []any{cut},
+		err := c.query(ctx, "SELECT id, dict, data FROM spend_batches WHERE min_start < ? LIMIT 1", []any{cut},
 			func(scan func(...any) error) error {
 				found = true
-				return scan(&id, &cols, &data)
+				return scan(&id, &dictB, &data)
 			})
 		if err != nil || !found {
 			return err
 		}
 		more = true
-		bc, err := decodeCols(cols, len(data))
+		dict, err := decodeDict(dictB)
 		if err != nil {
 			return fmt.Errorf("batch %d: %w", id, err)
 		}
 		var e batchEncoder
 		e.reset()
-		for i := range bc.recs {
-			r := &bc.recs[i]
-			if r.start < cut {
+		err = decodeData(data, dict, func(int) bool { return true }, func(_ int, r *record.Record) {
+			if r.StartTime.UnixMicro() < cut {
 				deleted++
-				continue
+				return
 			}
-			e.addCol(bc, r, data[r.off:r.off+r.n])
+			e.add(r)
+		})
+		if err != nil {
+			return fmt.Errorf("batch %d: %w", id, err)
 		}
 		if e.n == 0 {
 			_, err = c.exec(ctx, "DELETE FROM spend_batches WHERE id = ?", id)
 			return err
 		}
-		_, err = c.exec(ctx, "UPDATE spend_batches SET min_start = ?, max_start = ?, n = ?, cols = ?, data = ? WHERE id = ?",
-			e.minSt, e.maxSt, int64(e.n), e.cols(), e.dataBytes(), id)
+		_, err = c.exec(ctx, "UPDATE spend_batches SET min_start = ?, max_start = ?, n = ?, cols = ?, dict = ?, data = ? WHERE id = ?",
+			e.minSt, e.maxSt, int64(e.n), e.cols(), e.dict(), e.dataBytes(), id)
 		return err
 	})
 	return deleted, more, err

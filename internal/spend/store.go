@@ -130,8 +130,6 @@ func (s *sqlStore) Insert(ctx context.Context, recs []*record.Record) error {
 	return s.insertBatch(ctx, &journalBatch{recs: recs})
 }
 
-func (s *sqlStore) wantsLines() bool { return false }
-
 func (s *sqlStore) committedPos(ctx context.Context, journal string) (journalPos, error) {
 	if err := s.ready(ctx); err != nil {
 		return journalPos{}, err

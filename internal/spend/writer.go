@@ -95,16 +95,18 @@ type Writer struct {
 
 	// mu guards the journal: appends (RecordDurable and the appender), the
 	// segment list, the hand-off buffer; the inserter takes it briefly.
-	mu         sync.Mutex
-	segs       []*segment // by seq
-	cur        *segment   // appended to; nil after a failed rotation or Close
-	retired    []*segment // sealed by an append or Close, for syncLoop to sync and close
-	dirty      bool       // appended since the last sync
-	newSeg     bool       // a segment was created since the last directory sync
-	mapped     bool       // segments are mapped (else written with write())
-	lastErr    error
-	nextSeq    uint64
-	journalLen int64 // bytes of lines in all segments
+	mu      sync.Mutex
+	segs    []*segment // by seq
+	cur     *segment   // appended to; nil after a failed rotation or Close
+	retired []*segment // sealed by an append or Close, for syncLoop to sync and close
+	dirty   bool       // appended since the last sync
+	newSeg  bool       // a segment was created since the last directory sync
+	mapped  bool       // segments are mapped (else written with write())
+	lastErr error
+	nextSeq uint64
+	// committedTo is where the inserter's last commit ended.
+	committedTo journalPos
+	journalLen  int64 // bytes of lines in all segments
 
 	// mem[memHead:] are journaled records not yet taken by the inserter, in
 	// journal order; bounded by memMax records and memMaxBytes of journal
@@ -115,6 +117,11 @@ type Writer struct {
 	memBytes int64
 
 	dataReady chan struct{} // appends → inserter
+	prefaultC chan struct{} // appends → appendLoop: prefault the current segment further
+	recycleC  chan string   // inserter → appendLoop: a committed segment to zero for reuse
+	spare     string        // a zeroed segment file ready for reuse (under mu)
+	// appendExited: appendLoop takes no more segments to recycle (under mu).
+	appendExited bool
 
 	ctx        context.Context // canceled to abort retries (Close deadline, crash)
 	cancel     context.CancelFunc
@@ -144,8 +151,9 @@ type WriterOptions struct {
 	// window a non-durable Record would lose).
 	AppendDelay time.Duration
 
-	idlePoll  time.Duration // how often an idle inserter looks anyway; FlushInterval
-	writeOnly bool          // never map segments (tests of the write() path)
+	idlePoll   time.Duration // how often an idle inserter looks anyway; FlushInterval
+	writeOnly  bool          // never map segments (tests of the write() path)
+	memRecords int           // bound of the hand-off buffer; 16 × BatchSize, at least 8192
 }
 
 func (o *WriterOptions) defaults() {
@@ -169,6 +177,9 @@ func (o *WriterOptions) defaults() {
 	def(&o.SyncInterval, 200*time.Millisecond)
 	def(&o.FlushInterval, time.Second)
 	def(&o.idlePoll, o.FlushInterval)
+	if o.memRecords <= 0 {
+		o.memRecords = max(16*o.BatchSize, 8192)
+	}
 	def(&o.RetryMin, 100*time.Millisecond)
 	def(&o.RetryMax, 10*time.Second)
 	def(&o.InsertTimeout, 30*time.Second)
@@ -208,7 +219,16 @@ type segment struct {
 	f      *os.File
 	m      []byte
 	synced int64 // bytes on stable storage (syncLoop's)
+	// m[:ready] is prefaulted; prefaulting says appendLoop was asked for
+	// more (both under mu).
+	ready       int64
+	prefaulting bool
+	recyclable  bool // a mapped segment of SegmentBytes: reused once committed
 }
+
+// prefaultAhead is how far ahead of the appends a mapped segment is
+// prefaulted.
+const prefaultAhead = 1 << 20
 
 const segPrefix, segSuffix = "spend-", ".jsonl"
 
@@ -237,9 +257,11 @@ func NewWriter(store Store, journalDir string, opts WriterOptions) (*Writer, err
 	w := &Writer{
 		store: store, dir: journalDir, opts: opts, log: opts.Logger, lock: lock,
 		queue:     make(chan queued, opts.QueueSize),
-		mem:       make([]memRec, 0, max(4*opts.BatchSize, 1024)),
+		mem:       make([]memRec, 0, opts.memRecords),
 		mapped:    !opts.writeOnly,
 		dataReady: make(chan struct{}, 1),
+		prefaultC: make(chan struct{}, 1),
+		recycleC:  make(chan string, 1),
 		ctx:       ctx, cancel: cancel,
 		stopAppend: make(chan struct{}), appendDone: make(chan struct{}),
 		stopInsert: make(chan struct{}), insertDone: make(chan struct{}),
@@ -251,6 +273,7 @@ func NewWriter(store Store, journalDir string, opts WriterOptions) (*Writer, err
 		lock.Close()
 		return nil, err
 	}
+	_ = os.Remove(filepath.Join(journalDir, spareName)) // its size may be an old SegmentBytes
 	if err := w.loadSegments(); err != nil {
 		return fail(err)
 	}
@@ -378,17 +401,29 @@ func (w *Writer) openSegmentLocked(need int64) error {
 	seq := w.nextSeq
 	w.nextSeq++
 	p := filepath.Join(w.dir, segName(seq))
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
-	if err != nil {
-		return fmt.Errorf("spend journal: %w", err)
+	page := int64(os.Getpagesize())
+	size := max(w.opts.SegmentBytes, need+page-1) &^ (page - 1)
+	var f *os.File
+	if sp := w.spare; w.mapped && sp != "" && size == w.opts.SegmentBytes {
+		// A committed segment, zeroed: its pages are allocated on disk
+		// and likely in the page cache, so appends fault far less.
+		w.spare = ""
+		if err := os.Rename(sp, p); err == nil {
+			f, _ = os.OpenFile(p, os.O_RDWR, 0)
+		}
+	}
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600); err != nil {
+			return fmt.Errorf("spend journal: %w", err)
+		}
 	}
 	s := &segment{seq: seq, path: p, f: f}
 	if w.mapped {
-		page := int64(os.Getpagesize())
-		size := max(w.opts.SegmentBytes, need+page-1) &^ (page - 1)
 		m, err := mapSegment(f, size)
 		if err == nil {
 			s.m = m
+			s.recyclable = size == w.opts.SegmentBytes
 		} else {
 			w.mapped = false
 			w.log.Warn("spend journal: cannot map segments; appending with write() instead", "err", err)
@@ -402,7 +437,107 @@ func (w *Writer) openSegmentLocked(need int64) error {
 	w.segs = append(w.segs, s)
 	w.cur = s
 	w.newSeg = true
+	w.askPrefault()
 	return nil
+}
+
+// spareName names a committed segment being made ready for reuse.
+const spareName = "spare.tmp"
+
+// recycle hands a fully committed segment to appendLoop for reuse, or
+// deletes it.
+func (w *Writer) recycle(s *segment) {
+	w.mu.Lock()
+	sent := false
+	if s.recyclable && !w.appendExited {
+		select {
+		case w.recycleC <- s.path:
+			sent = true
+		default:
+		}
+	}
+	w.mu.Unlock()
+	if sent {
+		return
+	}
+	if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		w.log.Warn("spend journal: remove committed segment", "err", err)
+	}
+}
+
+// makeSpare turns the committed segment at p into the spare: renamed out
+// of the segments' names first (a crash then leaves no stale lines to
+// replay), zeroed with write() (no fault per page) and synced, so that
+// after a power loss it holds no old line either.
+func (w *Writer) makeSpare(p string) {
+	w.sync() // closes the segment's mapping if it is still open
+	w.mu.Lock()
+	have := w.spare != ""
+	w.mu.Unlock()
+	tmp := filepath.Join(w.dir, spareName)
+	if have || os.Rename(p, tmp) != nil {
+		_ = os.Remove(p)
+		return
+	}
+	err := zeroFile(tmp, w.opts.SegmentBytes)
+	if err != nil {
+		w.log.Warn("spend journal: zero a segment for reuse", "err", err)
+		_ = os.Remove(tmp)
+		return
+	}
+	w.mu.Lock()
+	w.spare = tmp
+	w.mu.Unlock()
+}
+
+var zeros = make([]byte, 256<<10)
+
+func zeroFile(p string, size int64) error {
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.Size() != size {
+		return fmt.Errorf("segment %s: unexpected size", p)
+	}
+	for off := int64(0); off < size; off += int64(len(zeros)) {
+		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
+}
+
+// askPrefault asks appendLoop to prefault the current segment further
+// when the appends come near the end of what is. Called with mu held.
+func (w *Writer) askPrefault() {
+	s := w.cur
+	if s.m == nil || s.prefaulting || s.ready >= int64(len(s.m)) || s.size+prefaultAhead/2 < s.ready {
+		return
+	}
+	s.prefaulting = true
+	w.signal(w.prefaultC)
+}
+
+// prefault prefaults the current segment up to prefaultAhead past its
+// appends. Only appendLoop calls it (it alone unmaps).
+func (w *Writer) prefault() {
+	w.mu.Lock()
+	s := w.cur
+	if s == nil || s.m == nil {
+		w.mu.Unlock()
+		return
+	}
+	from := s.ready
+	to := min(int64(len(s.m)), max(from, s.size)+prefaultAhead)
+	w.mu.Unlock()
+	if to > from {
+		prefault(s.m[from:to])
+	}
+	w.mu.Lock()
+	s.ready, s.prefaulting = max(s.ready, to), false
+	w.mu.Unlock()
 }
 
 // sealLocked ends appends to the current segment; syncLoop syncs and
@@ -481,14 +616,26 @@ func (w *Writer) record(r *record.Record) bool {
 }
 
 // snapshot copies r for the inserter (the caller may reuse r), with an id:
-// the replay needs one.
+// the replay needs one. The copy comes from recordPool and goes back once
+// committed (a Store does not keep the records it is given).
 func snapshot(r *record.Record) *record.Record {
-	c := *r
+	c := recordPool.Get().(*record.Record)
+	*c = *r
 	c.Tags = slices.Clone(r.Tags)
 	if c.ID == "" {
 		c.ID = NewID()
 	}
-	return &c
+	return c
+}
+
+var recordPool = sync.Pool{New: func() any { return new(record.Record) }}
+
+func releaseRecords(recs []*record.Record) {
+	for i, r := range recs {
+		*r = record.Record{}
+		recordPool.Put(r)
+		recs[i] = nil
+	}
 }
 
 // appendLocked appends the lines of items (buf is their concatenation) to
@@ -513,6 +660,9 @@ func (w *Writer) appendLocked(buf []byte, items []queued) bool {
 	cur := w.cur
 	if cur.m != nil {
 		copy(cur.m[cur.size:], buf)
+		if cur.size+size+prefaultAhead/2 >= cur.ready {
+			w.askPrefault()
+		}
 	} else if _, err := cur.f.WriteAt(buf, cur.size); err != nil {
 		// Cut a torn tail so the next append starts on a line boundary.
 		_ = cur.f.Truncate(cur.size)
@@ -589,6 +739,25 @@ func (w *Writer) signal(c chan struct{}) {
 // SyncInterval.
 func (w *Writer) appendLoop() {
 	defer close(w.appendDone)
+	defer func() {
+		w.mu.Lock()
+		w.appendExited = true
+		spare := w.spare
+		w.spare = ""
+		w.mu.Unlock()
+		for {
+			select {
+			case p := <-w.recycleC:
+				_ = os.Remove(p)
+				continue
+			default:
+			}
+			break
+		}
+		if spare != "" {
+			_ = os.Remove(spare)
+		}
+	}()
 	tick := time.NewTicker(w.opts.SyncInterval)
 	defer tick.Stop()
 	var buf []byte
@@ -630,6 +799,10 @@ func (w *Writer) appendLoop() {
 			drain(l)
 		case <-tick.C:
 			w.sync()
+		case <-w.prefaultC:
+			w.prefault()
+		case p := <-w.recycleC:
+			w.makeSpare(p)
 		case <-w.stopAppend:
 			for {
 				select {
@@ -653,9 +826,13 @@ func (w *Writer) appendLoop() {
 // segment's new lines, a final sync and close of the segments sealed
 // since, and an fsync of the directory after a segment was created. Only
 // appendLoop calls it, so a mapping is never unmapped while synced.
+//
+// Lines the inserter has committed are on stable storage in the database
+// already: they are not synced again (the kernel writes those pages back
+// in its time, or they are zeroed for reuse first).
 func (w *Writer) sync() {
 	w.mu.Lock()
-	cur, dirty, newSeg := w.cur, w.dirty, w.newSeg
+	cur, dirty, newSeg, committed := w.cur, w.dirty, w.newSeg, w.committedTo
 	var size int64
 	if cur != nil {
 		size = cur.size
@@ -664,11 +841,11 @@ func (w *Writer) sync() {
 	w.retired, w.dirty, w.newSeg = nil, false, false
 	w.mu.Unlock()
 	for _, s := range retired {
-		w.syncSegment(s, s.size)
+		w.syncSegment(s, s.size, committed)
 		closeSegment(s)
 	}
 	if dirty && cur != nil {
-		w.syncSegment(cur, size)
+		w.syncSegment(cur, size, committed)
 	}
 	if newSeg {
 		if err := syncDir(w.dir); err != nil {
@@ -677,14 +854,21 @@ func (w *Writer) sync() {
 	}
 }
 
-func (w *Writer) syncSegment(s *segment, to int64) {
+func (w *Writer) syncSegment(s *segment, to int64, committed journalPos) {
 	if to <= s.synced {
 		return
 	}
+	from := s.synced
+	switch {
+	case committed.seq > s.seq:
+		from = to
+	case committed.seq == s.seq:
+		from = min(max(from, committed.off), to)
+	}
 	var err error
 	if s.m != nil {
-		err = syncMapped(s.m, s.synced, to)
-	} else {
+		err = syncMapped(s.m, s.synced, from, to)
+	} else if from < to {
 		err = s.f.Sync()
 	}
 	if err != nil {

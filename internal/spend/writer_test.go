@@ -25,7 +25,6 @@ type fakeStore struct {
 	PingFn         func(ctx context.Context) error
 	InsertBatchFn  func(ctx context.Context, b *journalBatch) error
 	CommittedPosFn func(ctx context.Context, journal string) (journalPos, error)
-	WantLines      bool
 }
 
 var _ positionedStore = (*fakeStore)(nil)
@@ -43,8 +42,6 @@ func (f *fakeStore) committedPos(ctx context.Context, journal string) (journalPo
 	}
 	return journalPos{}, nil
 }
-
-func (f *fakeStore) wantsLines() bool { return f.WantLines }
 
 func (f *fakeStore) Insert(ctx context.Context, recs []*record.Record) error {
 	if f.InsertFn != nil {
@@ -86,7 +83,6 @@ func flaky(s Store, down *atomic.Bool) *fakeStore {
 		},
 	}
 	if ps, ok := s.(positionedStore); ok {
-		f.WantLines = ps.wantsLines()
 		f.InsertBatchFn = func(ctx context.Context, b *journalBatch) error {
 			if down.Load() {
 				return errDown
@@ -472,12 +468,14 @@ func BenchmarkMarshalLine(b *testing.B) {
 }
 
 // TestWriterMemoryBufferOverflow drives the in-memory hand-off past its
-// bound (1,024 records) while the database is down, so the inserter must
+// bound (lowered to 1,024 records) while the database is down, so the inserter must
 // read the gap back from the journal; every record arrives exactly once.
 func TestWriterMemoryBufferOverflow(t *testing.T) {
 	s := openTestSQLite(t)
 	var down atomic.Bool
-	w, err := NewWriter(flaky(s, &down), t.TempDir(), fastOpts())
+	opts := fastOpts()
+	opts.memRecords = 1024
+	w, err := NewWriter(flaky(s, &down), t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

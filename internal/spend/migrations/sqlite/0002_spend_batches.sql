@@ -1,6 +1,7 @@
 -- Records are kept as batches: one row per inserted batch with the
--- records' journal lines (data, a JSON array) and a compact summary of
--- each record (cols, see batch.go), which filters, reports and stats read.
+-- records as JSON arrays (data) of values and indexes into a table of the
+-- batch's strings (dict), and a compact summary of each record (cols),
+-- which filters, reports and stats read; see batch.go.
 -- Times are Unix microseconds (UTC). The rows of spend_logs (version 1)
 -- are converted by the migration, and spend_logs becomes a view.
 CREATE TABLE spend_batches (
@@ -9,6 +10,7 @@ CREATE TABLE spend_batches (
 	max_start INTEGER NOT NULL,
 	n         INTEGER NOT NULL,
 	cols      BLOB    NOT NULL,
+	dict      BLOB    NOT NULL,
 	data      BLOB    NOT NULL
 );
 CREATE INDEX spend_batches_max_start ON spend_batches (max_start);
