@@ -50,8 +50,12 @@ import (
 
 const colsVersion = 2
 
-// dataFields is the length of a record's array in data.
-const dataFields = 37
+// dataFields is the length of a record's array in data; nameFields of
+// them index dict.
+const (
+	dataFields = 37
+	nameFields = 15
+)
 
 // colRec is one record's summary.
 type colRec struct {
@@ -76,8 +80,8 @@ const (
 type batchEncoder struct {
 	index map[string]uint32
 	strs  []string
-	last  [dataFields]string // each name field's previous value: most repeat
-	lastI [dataFields]uint32
+	last  [nameFields]string // each name field's previous value: most repeat
+	lastI [nameFields]uint32
 	recs  []byte // cols records
 	n     int
 	prev  int64
@@ -96,7 +100,7 @@ func (e *batchEncoder) reset() {
 	clear(e.keys)
 	e.strs = append(e.strs[:0], "")
 	e.index[""] = 0
-	e.last, e.lastI = [dataFields]string{}, [dataFields]uint32{}
+	e.last, e.lastI = [nameFields]string{}, [nameFields]uint32{}
 	e.recs = e.recs[:0]
 	e.n, e.prev = 0, 0
 	e.minSt, e.maxSt = math.MaxInt64, math.MinInt64
@@ -126,10 +130,12 @@ func (e *batchEncoder) add(r *record.Record) {
 	e.minSt, e.maxSt = min(e.minSt, start), max(e.maxSt, start)
 	u := r.Usage
 	est := r.UsageEstimated || u.Estimated
-	var d [dataFields]uint32 // dict indexes of the name fields
-	for i, s := range [...]string{3: r.KeyHash, 4: r.KeyAlias, 5: r.User, 6: r.Team, 7: r.EndUser, 8: r.Route,
-		9: string(r.ClientDialect), 10: r.ModelRequested, 11: r.ModelGroup, 12: r.DeploymentID, 13: r.Provider,
-		14: r.UpstreamModel, 15: r.APIBase, 27: string(r.Status), 29: r.ErrorKind} {
+	// The name fields, at data indexes 3…15, 27 and 29.
+	names := [nameFields]string{r.KeyHash, r.KeyAlias, r.User, r.Team, r.EndUser, r.Route,
+		string(r.ClientDialect), r.ModelRequested, r.ModelGroup, r.DeploymentID, r.Provider,
+		r.UpstreamModel, r.APIBase, string(r.Status), r.ErrorKind}
+	var d [nameFields]uint32
+	for i, s := range names {
 		switch {
 		case s == "":
 		case s == e.last[i]:
@@ -146,14 +152,14 @@ func (e *batchEncoder) add(r *record.Record) {
 	b = append(b, '[')
 	b = appendJSONString(b, r.ID)
 	b = appendInts(b, start, r.EndTime.UnixMicro())
-	for i := 3; i <= 15; i++ {
-		b = appendInts(b, int64(d[i]))
+	for _, i := range d[:13] {
+		b = appendInts(b, int64(i))
 	}
 	b = appendInts(b, b2i(r.Stream), int64(u.InputTokens), int64(u.OutputTokens), int64(u.CacheReadTokens),
 		int64(u.CacheWriteTokens), int64(u.ReasoningTokens), b2i(est))
 	b = append(b, ',')
 	b = strconv.AppendFloat(b, r.Cost, 'g', -1, 64)
-	b = appendInts(b, int64(r.Latency), int64(r.TTFT), int64(r.UpstreamLatency), int64(d[27]), int64(r.HTTPStatus), int64(d[29]))
+	b = appendInts(b, int64(r.Latency), int64(r.TTFT), int64(r.UpstreamLatency), int64(d[13]), int64(r.HTTPStatus), int64(d[14]))
 	b = append(b, ',')
 	b = appendJSONString(b, r.ErrorMessage)
 	b = appendInts(b, b2i(r.CacheHit), int64(r.Retries), int64(r.Fallbacks))
@@ -174,7 +180,7 @@ func (e *batchEncoder) add(r *record.Record) {
 	if r.Status == record.StatusSuccess {
 		flags = 1
 	}
-	e.putCol(start, [5]uint32{d[3], d[5], d[6], d[11], d[12]}, flags, int64(r.Latency),
+	e.putCol(start, [5]uint32{d[0], d[2], d[3], d[8], d[9]}, flags, int64(r.Latency),
 		[5]int64{int64(u.InputTokens), int64(u.OutputTokens), int64(u.CacheReadTokens), int64(u.CacheWriteTokens), int64(u.Total())},
 		r.Cost)
 }

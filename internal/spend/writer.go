@@ -153,6 +153,7 @@ type WriterOptions struct {
 
 	idlePoll   time.Duration // how often an idle inserter looks anyway; FlushInterval
 	writeOnly  bool          // never map segments (tests of the write() path)
+	failMap    bool          // mapping a segment fails, as a file system that refuses (tests)
 	memRecords int           // bound of the hand-off buffer; 16 × BatchSize, at least 8192
 }
 
@@ -421,6 +422,10 @@ func (w *Writer) openSegmentLocked(need int64) error {
 	s := &segment{seq: seq, path: p, f: f}
 	if w.mapped {
 		m, err := mapSegment(f, size)
+		if err == nil && w.opts.failMap {
+			_ = unmapSegment(m)
+			m, err = nil, errors.New("mapping refused (test)")
+		}
 		if err == nil {
 			s.m = m
 			s.recyclable = size == w.opts.SegmentBytes
@@ -659,6 +664,14 @@ func (w *Writer) appendLocked(buf []byte, items []queued) bool {
 	}
 	cur := w.cur
 	if cur.m != nil {
+		if end := cur.size + size; end > cur.ready {
+			// The appends overtook appendLoop's prefaulting: prefault a
+			// little here, cheaper than a fault per page.
+			page := int64(os.Getpagesize())
+			to := min(int64(len(cur.m)), (end+16*page-1)&^(page-1))
+			prefault(cur.m[cur.ready:to])
+			cur.ready = to
+		}
 		copy(cur.m[cur.size:], buf)
 		if cur.size+size+prefaultAhead/2 >= cur.ready {
 			w.askPrefault()
