@@ -388,6 +388,7 @@ func (w *Writer) commit(b *journalBatch, ends []journalPos, forget string) bool 
 		var err error
 		if w.ps != nil {
 			b.journal, b.end, b.forget = w.journalID, ends[len(ends)-1], forget
+			b.legacy = b.end.seq <= w.legacyUpTo
 			err = w.ps.insertBatch(ctx, b)
 		} else {
 			err = w.store.Insert(ctx, b.recs)

@@ -21,6 +21,9 @@ type journalBatch struct {
 	end     journalPos // after the batch's last line
 	forget  string     // an earlier id of the same journal, whose position can go
 	recs    []*record.Record
+	// legacy: the records come from a journal an earlier version wrote
+	// (no positions), which may have committed some of them already.
+	legacy bool
 }
 
 // positionedStore is a Store that commits a journal's batches together

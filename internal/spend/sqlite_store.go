@@ -69,6 +69,15 @@ func (s *sqliteStore) insertBatch(ctx context.Context, b *journalBatch) error {
 			return fmt.Errorf("insert spend logs: record %s: cost %v", r.ID, r.Cost)
 		}
 	}
+	if b.legacy {
+		recs, err := s.notStored(ctx, b.recs)
+		if err != nil {
+			return fmt.Errorf("insert spend logs: %w", err)
+		}
+		c := *b
+		c.recs = recs
+		b = &c
+	}
 	s.encMu.Lock()
 	defer s.encMu.Unlock()
 	return s.d.execTx(ctx, func(c conn) error {
@@ -103,6 +112,40 @@ func (s *sqliteStore) insertRow(ctx context.Context, c rawExec, b *journalBatch,
 		}
 	}
 	return nil
+}
+
+// notStored returns the records of recs whose id is not stored, looking
+// through the batches of their time range: the replay of a journal an
+// earlier version wrote, which kept no positions, once after an upgrade.
+func (s *sqliteStore) notStored(ctx context.Context, recs []*record.Record) ([]*record.Record, error) {
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for _, r := range recs {
+		lo, hi = min(lo, r.StartTime.UnixMicro()), max(hi, r.StartTime.UnixMicro())
+	}
+	have := map[string]bool{}
+	err := s.d.query(ctx, "SELECT dict, data FROM spend_batches WHERE max_start >= ? AND min_start <= ?", []any{lo, hi},
+		func(scan func(...any) error) error {
+			var dictB, data []byte
+			if err := scan(&dictB, &data); err != nil {
+				return err
+			}
+			dict, err := decodeDict(dictB)
+			if err != nil {
+				return err
+			}
+			return decodeData(data, dict, func(int) bool { return true }, func(_ int, r *record.Record) { have[r.ID] = true })
+		})
+	if err != nil {
+		return nil, err
+	}
+	var out []*record.Record
+	for _, r := range recs {
+		if !have[storedString(r.ID)] {
+			out = append(out, r)
+			have[storedString(r.ID)] = true
+		}
+	}
+	return out, nil
 }
 
 // batchWhere selects the batches that may hold records starting in

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/record"
@@ -143,6 +147,15 @@ func (s *sqlStore) insertBatch(ctx context.Context, b *journalBatch) error {
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
+	if pg, ok := s.db.(*pgDB); ok && b.journal != "" {
+		err := s.copyBatch(ctx, pg, b)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "23505" {
+			return err
+		}
+		// A record stored already (a replay of a journal written before
+		// positions were kept): insert what is missing.
+	}
 	if s.dialect == dialectSQLite {
 		for _, r := range b.recs {
 			if math.IsNaN(r.Cost) {
@@ -186,6 +199,37 @@ func (s *sqlStore) insertBatch(ctx context.Context, b *journalBatch) error {
 			}
 		}
 		return nil
+	})
+}
+
+// copyColumns are the columns of spend_logs that copyBatch fills.
+var copyColumns = strings.Split(columns, ", ")
+
+// copyBatch is insertBatch through COPY: the driver encodes each value
+// once, in binary, instead of binding 38 × 250 parameters per statement.
+// COPY has no ON CONFLICT: a duplicate request id fails the batch with a
+// unique violation.
+func (s *sqlStore) copyBatch(ctx context.Context, pg *pgDB, b *journalBatch) error {
+	return pg.withConn(ctx, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			if ok, err := advancePos(ctx, pgConn{tx}, b); err != nil || !ok {
+				return err
+			}
+			args := make([]any, 0, numColumns)
+			i := 0
+			_, err := tx.CopyFrom(ctx, pgx.Identifier{"spend_logs"}, copyColumns, pgx.CopyFromFunc(func() ([]any, error) {
+				if i == len(b.recs) {
+					return nil, nil
+				}
+				args = recordArgs(b.recs[i], args[:0])
+				i++
+				return args, nil
+			}))
+			if err != nil {
+				return fmt.Errorf("insert spend logs: %w", err)
+			}
+			return nil
+		})
 	})
 }
 

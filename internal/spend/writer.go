@@ -82,6 +82,7 @@ type Writer struct {
 	journalID   string // this journal's id, in the positions committed
 	prevJournal string // the directory's previous id, whose position can go
 	replay      bool   // segments of journalID were left by a previous process
+	legacyUpTo  uint64 // segments up to this one were written without positions
 
 	queue chan queued
 
@@ -306,6 +307,9 @@ func (w *Writer) loadJournalID() error {
 	if old != "" && len(w.segs) > 0 {
 		w.journalID, w.replay = old, true
 		return nil
+	}
+	if old == "" && len(w.segs) > 0 {
+		w.legacyUpTo = w.segs[len(w.segs)-1].seq
 	}
 	var id [12]byte
 	_, _ = rand.Read(id[:])
