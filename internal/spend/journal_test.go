@@ -425,3 +425,38 @@ func TestWriterReplayLegacyJournal(t *testing.T) {
 		})
 	}
 }
+
+// TestWriterSyncsUncommittedLines: lines the database has not taken are
+// made durable (msync or fsync) within SyncInterval; lines it committed
+// before the sync are not synced again.
+func TestWriterSyncsUncommittedLines(t *testing.T) {
+	for _, m := range writerModes()[:2] {
+		t.Run(m.name, func(t *testing.T) {
+			var down atomic.Bool
+			opts := fastOpts()
+			opts.SyncInterval, opts.FlushInterval = 300*time.Millisecond, 5*time.Millisecond
+			m.opt(&opts)
+			w, err := NewWriter(flaky(openTestSQLite(t), &down), t.TempDir(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				down.Store(false)
+				w.Close(context.Background())
+			}()
+			w.RecordDurable(genRecords(1)[0])
+			eventually(t, 5*time.Second, "committed", func() bool { return w.Stats().Committed == 1 })
+			time.Sleep(2 * opts.SyncInterval)
+			if n := w.syncs.Load(); n != 0 {
+				t.Errorf("%d syncs of committed lines, want 0", n)
+			}
+			down.Store(true)
+			w.RecordDurable(genRecords(2)[1])
+			start := time.Now()
+			eventually(t, 5*time.Second, "a sync", func() bool { return w.syncs.Load() == 1 })
+			if d := time.Since(start); d > 2*opts.SyncInterval {
+				t.Errorf("synced after %v, want within %v", d, opts.SyncInterval)
+			}
+		})
+	}
+}

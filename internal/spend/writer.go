@@ -107,7 +107,9 @@ type Writer struct {
 	nextSeq uint64
 	// committedTo is where the inserter's last commit ended.
 	committedTo journalPos
-	journalLen  int64 // bytes of lines in all segments
+	// syncs counts the sync passes that made lines durable (tests).
+	syncs      atomic.Int64
+	journalLen int64 // bytes of lines in all segments
 
 	// mem[memHead:] are journaled records not yet taken by the inserter, in
 	// journal order; bounded by memMax records and memMaxBytes of journal
@@ -230,7 +232,7 @@ type segment struct {
 
 // prefaultAhead is how far ahead of the appends a mapped segment is
 // prefaulted.
-const prefaultAhead = 1 << 20
+const prefaultAhead = 256 << 10
 
 const segPrefix, segSuffix = "spend-", ".jsonl"
 
@@ -446,7 +448,6 @@ func (w *Writer) openSegmentLocked(need int64) error {
 	w.segs = append(w.segs, s)
 	w.cur = s
 	w.newSeg = true
-	w.askPrefault()
 	return nil
 }
 
@@ -891,6 +892,9 @@ func (w *Writer) syncSegment(s *segment, to int64, committed journalPos) {
 	if err != nil {
 		w.log.Warn("spend journal: sync", "err", err)
 		return
+	}
+	if from < to {
+		w.syncs.Add(1)
 	}
 	s.synced = to
 }
