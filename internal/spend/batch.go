@@ -129,11 +129,8 @@ func (e *batchEncoder) add(r *record.Record) {
 	start := r.StartTime.UnixMicro()
 	e.minSt, e.maxSt = min(e.minSt, start), max(e.maxSt, start)
 	u := r.Usage
-	est := r.UsageEstimated || u.Estimated
 	// The name fields, at data indexes 3…15, 27 and 29.
-	names := [nameFields]string{r.KeyHash, r.KeyAlias, r.User, r.Team, r.EndUser, r.Route,
-		string(r.ClientDialect), r.ModelRequested, r.ModelGroup, r.DeploymentID, r.Provider,
-		r.UpstreamModel, r.APIBase, string(r.Status), r.ErrorKind}
+	names := recordNames(r)
 	var d [nameFields]uint32
 	for i, s := range names {
 		switch {
@@ -150,16 +147,45 @@ func (e *batchEncoder) add(r *record.Record) {
 		b = append(b, ',')
 	}
 	b = append(b, '[')
+	e.data = append(appendFields(b, r, names[:], &d), ']')
+
+	flags := byte(0)
+	if r.Status == record.StatusSuccess {
+		flags = 1
+	}
+	e.putCol(start, [5]uint32{d[0], d[2], d[3], d[8], d[9]}, flags, int64(r.Latency),
+		[5]int64{int64(u.InputTokens), int64(u.OutputTokens), int64(u.CacheReadTokens), int64(u.CacheWriteTokens), int64(u.Total())},
+		r.Cost)
+}
+
+// appendFields appends the 37 fields of r's array (see above), with the
+// name fields as their indexes d into a dict, or, when d is nil, as the
+// strings names themselves (a journal line).
+func appendFields(b []byte, r *record.Record, names []string, d *[nameFields]uint32) []byte {
+	u := r.Usage
+	name := func(b []byte, i int) []byte {
+		b = append(b, ',')
+		if d != nil {
+			if v := d[i]; v < 10 {
+				return append(b, byte('0'+v))
+			}
+			return strconv.AppendUint(b, uint64(d[i]), 10)
+		}
+		return appendJSONString(b, names[i])
+	}
 	b = appendJSONString(b, r.ID)
-	b = appendInts(b, start, r.EndTime.UnixMicro())
-	for _, i := range d[:13] {
-		b = appendInts(b, int64(i))
+	b = appendInts(b, r.StartTime.UnixMicro(), r.EndTime.UnixMicro())
+	for i := range 13 {
+		b = name(b, i)
 	}
 	b = appendInts(b, b2i(r.Stream), int64(u.InputTokens), int64(u.OutputTokens), int64(u.CacheReadTokens),
-		int64(u.CacheWriteTokens), int64(u.ReasoningTokens), b2i(est))
+		int64(u.CacheWriteTokens), int64(u.ReasoningTokens), b2i(r.UsageEstimated || u.Estimated))
 	b = append(b, ',')
 	b = strconv.AppendFloat(b, r.Cost, 'g', -1, 64)
-	b = appendInts(b, int64(r.Latency), int64(r.TTFT), int64(r.UpstreamLatency), int64(d[13]), int64(r.HTTPStatus), int64(d[14]))
+	b = appendInts(b, int64(r.Latency), int64(r.TTFT), int64(r.UpstreamLatency))
+	b = name(b, 13)
+	b = appendInts(b, int64(r.HTTPStatus))
+	b = name(b, 14)
 	b = append(b, ',')
 	b = appendJSONString(b, r.ErrorMessage)
 	b = appendInts(b, b2i(r.CacheHit), int64(r.Retries), int64(r.Fallbacks))
@@ -173,16 +199,14 @@ func (e *batchEncoder) add(r *record.Record) {
 	b = append(b, "],"...)
 	b = appendJSONString(b, r.Prompt)
 	b = append(b, ',')
-	b = appendJSONString(b, r.Response)
-	e.data = append(b, ']')
+	return appendJSONString(b, r.Response)
+}
 
-	flags := byte(0)
-	if r.Status == record.StatusSuccess {
-		flags = 1
-	}
-	e.putCol(start, [5]uint32{d[0], d[2], d[3], d[8], d[9]}, flags, int64(r.Latency),
-		[5]int64{int64(u.InputTokens), int64(u.OutputTokens), int64(u.CacheReadTokens), int64(u.CacheWriteTokens), int64(u.Total())},
-		r.Cost)
+// recordNames are r's name fields, in appendFields' order.
+func recordNames(r *record.Record) [nameFields]string {
+	return [nameFields]string{r.KeyHash, r.KeyAlias, r.User, r.Team, r.EndUser, r.Route,
+		string(r.ClientDialect), r.ModelRequested, r.ModelGroup, r.DeploymentID, r.Provider,
+		r.UpstreamModel, r.APIBase, string(r.Status), r.ErrorKind}
 }
 
 func (e *batchEncoder) putCol(start int64, names [5]uint32, flags byte, latency int64, nums [5]int64, cost float64) {
@@ -244,18 +268,32 @@ func (e *batchEncoder) dict() []byte {
 
 func (e *batchEncoder) dataBytes() []byte { return append(e.data, ']') }
 
-// appendJSONString appends s, as storedString makes it, as a JSON string.
+// appendJSONString appends s, as storedString makes it, as a JSON string,
+// in one pass.
 func appendJSONString(b []byte, s string) []byte {
-	s = storedString(s)
 	b = append(b, '"')
 	start := 0
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
+		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || n != 1 {
+				i += n
+				continue
+			}
+			b = append(b, s[start:i]...)
+			b = append(b, "\ufffd"...)
+			i++
+			start = i
 			continue
 		}
 		b = append(b, s[start:i]...)
 		switch c {
+		case 0: // dropped, as storedString does
 		case '"', '\\':
 			b = append(b, '\\', c)
 		case '\n':
@@ -267,7 +305,8 @@ func appendJSONString(b []byte, s string) []byte {
 		default:
 			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
 		}
-		start = i + 1
+		i++
+		start = i
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
@@ -603,12 +642,25 @@ func (p *jsonParser) hex4() (rune, bool) {
 	return rune(v), true
 }
 
-// record reads one record's array.
+// record reads one record's array, with its names as indexes into dict,
+// or as strings when dict is nil.
 func (p *jsonParser) record(dict []string) (*record.Record, error) {
-	var r record.Record
+	r := new(record.Record)
+	return r, p.recordInto(r, dict, false)
+}
+
+// recordInto is record into r; versioned: the array starts with the
+// journal line format number.
+func (p *jsonParser) recordInto(r *record.Record, dict []string, versioned bool) error {
 	var est bool
 	field := 0
+	if versioned {
+		field = -1
+	}
 	name := func() (string, error) {
+		if dict == nil {
+			return p.str()
+		}
 		v, err := p.int()
 		if err != nil {
 			return "", err
@@ -622,6 +674,10 @@ func (p *jsonParser) record(dict []string) (*record.Record, error) {
 		var err error
 		var v int64
 		switch f := field; {
+		case f == -1:
+			if v, err = p.int(); err == nil && v != lineFormat {
+				err = fmt.Errorf("line format %d", v)
+			}
 		case f == 0:
 			r.ID, err = p.str()
 		case f == 1 || f == 2:
@@ -723,13 +779,13 @@ func (p *jsonParser) record(dict []string) (*record.Record, error) {
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if field != dataFields {
-		return nil, fmt.Errorf("%d fields, want %d", field, dataFields)
+		return fmt.Errorf("%d fields, want %d", field, dataFields)
 	}
 	r.UsageEstimated, r.Usage.Estimated = est, est
-	return &r, nil
+	return nil
 }
 
 // storedString is s as the store keeps it: valid UTF-8 (every byte of

@@ -5,8 +5,6 @@ import (
 	"os"
 	"time"
 
-	gojson "github.com/goccy/go-json"
-
 	"github.com/switchyard/switchyard/internal/record"
 )
 
@@ -299,7 +297,7 @@ func (ins *inserter) readBack(seg *segment, limit int64) bool {
 				"segment", seg.path, "offset", ins.pos.off+int64(used-n), "bytes", len(line))
 		case lineOK:
 			r := recordPool.Get().(*record.Record)
-			if err := gojson.Unmarshal(line, r); err != nil || r.ID == "" {
+			if err := parseLine(line, r); err != nil {
 				*r = record.Record{}
 				recordPool.Put(r)
 				w.corrupt.Add(1)

@@ -24,7 +24,7 @@ import (
 //	RecordDurable ──copy under a lock──► journal segment (mapped) ──pread──► inserter ──tx──► Store
 //	Record ──chan (QueueSize)──► appender ──┘   msync ≤ SyncInterval          batch ≤ BatchSize / FlushInterval
 //
-// RecordDurable encodes the record as one JSON line (appendLine) on the
+// RecordDurable encodes the record as one line (appendLine) on the
 // caller's goroutine and copies it into the current journal segment under
 // a short lock. A segment is a file preallocated with fallocate and mapped
 // shared, so the copy is in the page cache when RecordDurable returns: it
