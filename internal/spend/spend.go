@@ -56,6 +56,14 @@ type Filter struct {
 	Cursor string
 }
 
+// pageSize is f's Limit with its default and bound applied.
+func (f *Filter) pageSize() int {
+	if f.Limit <= 0 {
+		return DefaultLimit
+	}
+	return min(f.Limit, MaxLimit)
+}
+
 // GroupBy is a report grouping.
 type GroupBy string
 

@@ -207,11 +207,7 @@ type hit struct {
 // batches are read newest first and the scan stops once no remaining
 // batch can hold a record that sorts into the page.
 func (s *sqliteStore) Query(ctx context.Context, f Filter) ([]*record.Record, string, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
-	limit = min(limit, MaxLimit)
+	limit := f.pageSize()
 	var w where
 	batchWhere(&w, f.Start, f.End)
 	curStart, curID := int64(math.MaxInt64), int64(math.MaxInt64)

@@ -293,11 +293,7 @@ func decodeCursor(c string) (startMicros, id int64, err error) {
 // Query implements Store: newest first, keyset pagination on
 // (start_time, id), so page N costs the same as page 1.
 func (s *sqlStore) Query(ctx context.Context, f Filter) ([]*record.Record, string, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
-	limit = min(limit, MaxLimit)
+	limit := f.pageSize()
 	var w where
 	w.eq("key_hash", f.KeyHash)
 	w.eq("user_id", f.User)
