@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -47,11 +46,6 @@ func openSQLite(ctx context.Context, name string) (Store, error) {
 	if !memory {
 		dsn += "&_pragma=journal_mode(WAL)"
 	}
-	if !memory {
-		if err := setPageSize(ctx, name); err != nil {
-			return nil, fmt.Errorf("open sqlite %s: %w", name, err)
-		}
-	}
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", name, err)
@@ -71,38 +65,6 @@ func openSQLite(ctx context.Context, name string) (Store, error) {
 		return nil, fmt.Errorf("sqlite %s: %w", name, err)
 	}
 	return &sqliteStore{d: d}, nil
-}
-
-// sqlitePageSize is the page size of a new database: a batch row is a few
-// hundred KB, and SQLite's work per row grows with its pages.
-const sqlitePageSize = 65536
-
-// setPageSize gives a database that has no pages yet the page size for
-// batches; it must be set before the first table (or WAL mode) exists. An
-// existing database keeps its page size.
-func setPageSize(ctx context.Context, name string) error {
-	sdb, err := sql.Open("sqlite", name)
-	if err != nil {
-		return err
-	}
-	defer sdb.Close()
-	c, err := sdb.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	var pages int64
-	if err := c.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
-		return err
-	}
-	if pages > 0 {
-		return nil
-	}
-	if _, err := c.ExecContext(ctx, "PRAGMA page_size = "+strconv.Itoa(sqlitePageSize)); err != nil {
-		return err
-	}
-	_, err = c.ExecContext(ctx, "PRAGMA journal_mode = WAL")
-	return err
 }
 
 type sqlConn interface {

@@ -500,9 +500,8 @@ func (w *Writer) makeSpare(p string) {
 	w.mu.Unlock()
 }
 
-var zeros = make([]byte, 256<<10)
-
 func zeroFile(p string, size int64) error {
+	zeros := make([]byte, 256<<10)
 	f, err := os.OpenFile(p, os.O_RDWR, 0)
 	if err != nil {
 		return err
