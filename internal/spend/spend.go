@@ -1,5 +1,6 @@
-// Package spend stores the spend log: one row per finished call
-// (record.Record) in SQLite or PostgreSQL, with the queries behind
+// Package spend stores the spend log: the finished calls (record.Record)
+// in SQLite (as batches, see batch.go) or PostgreSQL (a row each), with
+// the queries behind
 // /spend/logs, /global/spend/report, /stats and /logs, retention, and the
 // Writer that gets records from the request path to the database without
 // blocking it and without losing them in a crash.

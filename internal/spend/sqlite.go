@@ -20,7 +20,7 @@ type sqliteDB struct {
 	// Insert's transactions (execTx) run through the driver on a
 	// connection of their own, held between transactions (on a file), with
 	// their statements prepared on it once: database/sql would allocate and
-	// convert a slice of arguments per exec (9,500 for a 250-row INSERT).
+	// convert a slice of arguments per exec.
 	insMu    sync.Mutex
 	ins      *sql.Conn
 	stmtConn any // the driver connection stmts were prepared on

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,7 +20,9 @@ import (
 	"github.com/switchyard/switchyard/internal/record"
 )
 
-// sqlStore implements Store over either dialect.
+// sqlStore implements Store over the row layout: one spend_logs row per
+// record. PostgreSQL keeps it; on SQLite only its version 1 migration
+// reads it (columns, scanRecord), into batches (sqliteStore).
 type sqlStore struct {
 	db      db
 	dialect dialect
@@ -41,27 +42,17 @@ var numColumns = strings.Count(columns, ",") + 1
 // insertSizes are the row counts of the INSERT statements Insert uses,
 // largest first: a batch is cut into these so that a handful of statement
 // texts cover every batch size, and each is prepared once per connection
-// (SQLite: sqliteDB's statement cache; PostgreSQL: pgx's). 38 columns × 250
-// rows stays far below both SQLite's and PostgreSQL's bound-parameter
-// limits.
+// (pgx's statement cache). 38 columns × 250 rows stays far below
+// PostgreSQL's bound-parameter limit.
 var insertSizes = [...]int{250, 64, 16, 4, 1}
 
 // insertChunk is the most rows per INSERT statement.
 const insertChunk = 250
 
-// insertSQLs[d][i] is the INSERT of insertSizes[i] rows in dialect d.
-//
-// On SQLite it is INSERT OR IGNORE: with no constraint left to abort the
-// statement halfway (NOT NULL would: Insert rejects a NaN cost, the one
-// value that binds as NULL in a NOT NULL column, before it runs), SQLite
-// keeps no statement journal of the pages a multi-row INSERT changes,
-// which cost ~15% of its CPU. ON CONFLICT (request_id) DO NOTHING still
-// says which conflict is expected.
-var insertSQLs = func() (m [dialectPostgres + 1][len(insertSizes)]string) {
+// insertSQLs[i] is the INSERT of insertSizes[i] rows.
+var insertSQLs = func() (m [len(insertSizes)]string) {
 	for i, n := range insertSizes {
-		q := insertSQL(n)
-		m[dialectSQLite][i] = strings.Replace(q, "INSERT INTO", "INSERT OR IGNORE INTO", 1)
-		m[dialectPostgres][i] = rebind(q)
+		m[i] = rebind(insertSQL(n))
 	}
 	return m
 }()
@@ -156,21 +147,8 @@ func (s *sqlStore) insertBatch(ctx context.Context, b *journalBatch) error {
 		// A record stored already (a replay of a journal written before
 		// positions were kept): insert what is missing.
 	}
-	if s.dialect == dialectSQLite {
-		for _, r := range b.recs {
-			if math.IsNaN(r.Cost) {
-				// As the NOT NULL constraint would have failed it.
-				return fmt.Errorf("insert spend logs: record %s: cost is NaN", r.ID)
-			}
-		}
-	}
-	qs := &insertSQLs[s.dialect]
+	qs := &insertSQLs
 	tx := s.db.tx
-	if e, ok := s.db.(interface {
-		execTx(ctx context.Context, fn func(conn) error) error
-	}); ok {
-		tx = e.execTx
-	}
 	ap := argsPool.Get().(*[]any)
 	defer func() {
 		*ap = (*ap)[:0]
