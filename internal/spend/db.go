@@ -78,6 +78,12 @@ func migrations(d dialect) ([]migration, error) {
 	return out, nil
 }
 
+// goMigrations are the steps of migrations that SQL alone cannot do, run
+// after the migration's script in the same transaction.
+var goMigrations = map[dialect]map[int]func(ctx context.Context, c conn) error{
+	dialectSQLite: {2: migrateRowsToBatches},
+}
+
 // migrationComponent names this package's rows in schema_version, a table
 // other packages may share.
 const migrationComponent = "spend"
@@ -119,6 +125,11 @@ func migrate(ctx context.Context, d db, dl dialect) error {
 			}
 			if err := d.script(ctx, c, m.sql); err != nil {
 				return err
+			}
+			if fn := goMigrations[dl][m.version]; fn != nil {
+				if err := fn(ctx, c); err != nil {
+					return err
+				}
 			}
 			_, err = c.exec(ctx, "INSERT INTO schema_version (component, version, name, applied_at) VALUES (?, ?, ?, ?)",
 				migrationComponent, m.version, m.name, time.Now().UnixMicro())

@@ -1,5 +1,6 @@
-// Package spend stores the spend log: one row per finished call
-// (record.Record) in SQLite or PostgreSQL, with the queries behind
+// Package spend stores the spend log: the finished calls (record.Record)
+// in SQLite (as batches, see batch.go) or PostgreSQL (a row each), with
+// the queries behind
 // /spend/logs, /global/spend/report, /stats and /logs, retention, and the
 // Writer that gets records from the request path to the database without
 // blocking it and without losing them in a crash.
@@ -17,8 +18,10 @@ import (
 
 // Store is the spend log database.
 type Store interface {
-	// Insert writes records in one transaction. A record whose ID is
-	// already stored is skipped, so replaying a batch is safe.
+	// Insert writes records in one transaction; it does not keep recs
+	// after it returns. PostgreSQL skips a record whose ID is stored
+	// already; SQLite does not look (the Writer's replays are idempotent
+	// through the journal position it commits with each batch).
 	Insert(ctx context.Context, recs []*record.Record) error
 	// Query returns records newest first and the cursor of the next page
 	// ("" on the last page).
@@ -52,6 +55,14 @@ type Filter struct {
 	Limit int
 	// Cursor is the next-page cursor returned by the previous Query.
 	Cursor string
+}
+
+// pageSize is f's Limit with its default and bound applied.
+func (f *Filter) pageSize() int {
+	if f.Limit <= 0 {
+		return DefaultLimit
+	}
+	return min(f.Limit, MaxLimit)
 }
 
 // GroupBy is a report grouping.

@@ -20,7 +20,7 @@ type sqliteDB struct {
 	// Insert's transactions (execTx) run through the driver on a
 	// connection of their own, held between transactions (on a file), with
 	// their statements prepared on it once: database/sql would allocate and
-	// convert a slice of arguments per exec (9,500 for a 250-row INSERT).
+	// convert a slice of arguments per exec.
 	insMu    sync.Mutex
 	ins      *sql.Conn
 	stmtConn any // the driver connection stmts were prepared on
@@ -64,7 +64,7 @@ func openSQLite(ctx context.Context, name string) (Store, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", name, err)
 	}
-	return &sqlStore{db: d, dialect: dialectSQLite}, nil
+	return &sqliteStore{d: d}, nil
 }
 
 type sqlConn interface {
@@ -126,22 +126,39 @@ type rawExec struct {
 }
 
 func (c rawExec) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := c.run(ctx, q, args)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// execID is exec of an INSERT that returns the new row's id.
+func (c rawExec) execID(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := c.run(ctx, q, args)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+func (c rawExec) run(ctx context.Context, q string, args []any) (driver.Result, error) {
 	d := c.d
 	st := d.stmts[q]
 	if st == nil {
 		p, ok := c.dc.(driver.ConnPrepareContext)
 		if !ok {
-			return 0, errors.New("spend: sqlite driver cannot prepare with a context")
+			return nil, errors.New("spend: sqlite driver cannot prepare with a context")
 		}
 		var err error
 		if st, err = p.PrepareContext(ctx, q); err != nil {
-			return 0, err
+			return nil, err
 		}
 		d.stmts[q] = st
 	}
 	se, ok := st.(driver.StmtExecContext)
 	if !ok {
-		return 0, errors.New("spend: sqlite driver cannot exec with a context")
+		return nil, errors.New("spend: sqlite driver cannot exec with a context")
 	}
 	nv := d.args[:0]
 	for i, a := range args {
@@ -150,10 +167,7 @@ func (c rawExec) exec(ctx context.Context, q string, args ...any) (int64, error)
 	res, err := se.ExecContext(ctx, nv)
 	clear(nv) // keep no strings alive
 	d.args = nv
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+	return res, err
 }
 
 func (rawExec) query(context.Context, string, []any, func(func(...any) error) error) error {

@@ -5,25 +5,30 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/record"
 )
 
-// sqlStore implements Store over either dialect.
+// sqlStore implements Store over the row layout: one spend_logs row per
+// record. PostgreSQL keeps it; on SQLite only its version 1 migration
+// reads it (columns, scanRecord), into batches (sqliteStore).
 type sqlStore struct {
 	db      db
 	dialect dialect
 }
 
-var _ Store = (*sqlStore)(nil)
+var _ positionedStore = (*sqlStore)(nil)
 
 // columns of spend_logs written by Insert, in order.
 const columns = "request_id, start_time, end_time, key_hash, key_alias, user_id, team_id, end_user, " +
@@ -37,27 +42,17 @@ var numColumns = strings.Count(columns, ",") + 1
 // insertSizes are the row counts of the INSERT statements Insert uses,
 // largest first: a batch is cut into these so that a handful of statement
 // texts cover every batch size, and each is prepared once per connection
-// (SQLite: sqliteDB's statement cache; PostgreSQL: pgx's). 38 columns × 250
-// rows stays far below both SQLite's and PostgreSQL's bound-parameter
-// limits.
+// (pgx's statement cache). 38 columns × 250 rows stays far below
+// PostgreSQL's bound-parameter limit.
 var insertSizes = [...]int{250, 64, 16, 4, 1}
 
 // insertChunk is the most rows per INSERT statement.
 const insertChunk = 250
 
-// insertSQLs[d][i] is the INSERT of insertSizes[i] rows in dialect d.
-//
-// On SQLite it is INSERT OR IGNORE: with no constraint left to abort the
-// statement halfway (NOT NULL would: Insert rejects a NaN cost, the one
-// value that binds as NULL in a NOT NULL column, before it runs), SQLite
-// keeps no statement journal of the pages a multi-row INSERT changes,
-// which cost ~15% of its CPU. ON CONFLICT (request_id) DO NOTHING still
-// says which conflict is expected.
-var insertSQLs = func() (m [dialectPostgres + 1][len(insertSizes)]string) {
+// insertSQLs[i] is the INSERT of insertSizes[i] rows.
+var insertSQLs = func() (m [len(insertSizes)]string) {
 	for i, n := range insertSizes {
-		q := insertSQL(n)
-		m[dialectSQLite][i] = strings.Replace(q, "INSERT INTO", "INSERT OR IGNORE INTO", 1)
-		m[dialectPostgres][i] = rebind(q)
+		m[i] = rebind(insertSQL(n))
 	}
 	return m
 }()
@@ -127,31 +122,44 @@ func (s *sqlStore) Insert(ctx context.Context, recs []*record.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	return s.insertBatch(ctx, &journalBatch{recs: recs})
+}
+
+func (s *sqlStore) committedPos(ctx context.Context, journal string) (journalPos, error) {
+	if err := s.ready(ctx); err != nil {
+		return journalPos{}, err
+	}
+	return readPosition(ctx, s.db, journal)
+}
+
+// insertBatch inserts b's records and moves its journal's position in one
+// transaction; a batch at or before the committed position is skipped.
+func (s *sqlStore) insertBatch(ctx context.Context, b *journalBatch) error {
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
-	if s.dialect == dialectSQLite {
-		for _, r := range recs {
-			if math.IsNaN(r.Cost) {
-				// As the NOT NULL constraint would have failed it.
-				return fmt.Errorf("insert spend logs: record %s: cost is NaN", r.ID)
-			}
+	if pg, ok := s.db.(*pgDB); ok && b.journal != "" {
+		err := s.copyBatch(ctx, pg, b)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "23505" {
+			return err
 		}
+		// A record stored already (a replay of a journal written before
+		// positions were kept): insert what is missing.
 	}
-	qs := &insertSQLs[s.dialect]
+	qs := &insertSQLs
 	tx := s.db.tx
-	if e, ok := s.db.(interface {
-		execTx(ctx context.Context, fn func(conn) error) error
-	}); ok {
-		tx = e.execTx
-	}
 	ap := argsPool.Get().(*[]any)
 	defer func() {
 		*ap = (*ap)[:0]
 		clear((*ap)[:cap(*ap)]) // keep no strings alive
 		argsPool.Put(ap)
 	}()
+	recs := b.recs
 	return tx(ctx, func(c conn) error {
+		if ok, err := advancePos(ctx, c, b); err != nil || !ok {
+			return err
+		}
 		args := *ap
 		for i, size := 0, 0; i < len(recs); {
 			for len(recs)-i < insertSizes[size] {
@@ -169,6 +177,37 @@ func (s *sqlStore) Insert(ctx context.Context, recs []*record.Record) error {
 			}
 		}
 		return nil
+	})
+}
+
+// copyColumns are the columns of spend_logs that copyBatch fills.
+var copyColumns = strings.Split(columns, ", ")
+
+// copyBatch is insertBatch through COPY: the driver encodes each value
+// once, in binary, instead of binding 38 × 250 parameters per statement.
+// COPY has no ON CONFLICT: a duplicate request id fails the batch with a
+// unique violation.
+func (s *sqlStore) copyBatch(ctx context.Context, pg *pgDB, b *journalBatch) error {
+	return pg.withConn(ctx, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			if ok, err := advancePos(ctx, pgConn{tx}, b); err != nil || !ok {
+				return err
+			}
+			args := make([]any, 0, numColumns)
+			i := 0
+			_, err := tx.CopyFrom(ctx, pgx.Identifier{"spend_logs"}, copyColumns, pgx.CopyFromFunc(func() ([]any, error) {
+				if i == len(b.recs) {
+					return nil, nil
+				}
+				args = recordArgs(b.recs[i], args[:0])
+				i++
+				return args, nil
+			}))
+			if err != nil {
+				return fmt.Errorf("insert spend logs: %w", err)
+			}
+			return nil
+		})
 	})
 }
 
@@ -232,11 +271,7 @@ func decodeCursor(c string) (startMicros, id int64, err error) {
 // Query implements Store: newest first, keyset pagination on
 // (start_time, id), so page N costs the same as page 1.
 func (s *sqlStore) Query(ctx context.Context, f Filter) ([]*record.Record, string, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
-	limit = min(limit, MaxLimit)
+	limit := f.pageSize()
 	var w where
 	w.eq("key_hash", f.KeyHash)
 	w.eq("user_id", f.User)

@@ -58,7 +58,7 @@ func TestOpenMemoryAndReopen(t *testing.T) {
 		t.Errorf("memory store has %d records, want 3", len(got))
 	}
 	// The inserter's statements outlive a query on the one connection.
-	more := genRecords(8)
+	more := genRecords(8)[3:]
 	if err := s.Insert(context.Background(), more); err != nil {
 		t.Fatal(err)
 	}
@@ -186,28 +186,62 @@ func testQueryFilters(t *testing.T, s Store) {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
+// testIdempotent: a journal batch is committed with the journal position
+// it ends at, and a batch that ends at or before the committed position
+// (a replay after a crash between a commit and the deletion of its
+// segments) is skipped; positions are kept per journal.
 func testIdempotent(t *testing.T, s Store) {
 	ctx := context.Background()
+	ps, ok := s.(positionedStore)
+	if !ok {
+		t.Fatalf("%T does not commit journal positions", s)
+	}
 	recs := genRecords(40)
-	if err := s.Insert(ctx, recs[:25]); err != nil {
+	batch := func(journal string, seq uint64, from, to int) *journalBatch {
+		return &journalBatch{journal: journal, recs: recs[from:to], end: journalPos{seq: seq, off: int64(100 * to)}}
+	}
+	if p, err := ps.committedPos(ctx, "j1"); err != nil || p != (journalPos{}) {
+		t.Fatalf("position of a new journal = %+v, %v", p, err)
+	}
+	first := batch("j1", 3, 0, 25)
+	if err := ps.insertBatch(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	// A replay overlapping the committed part, then a full replay.
-	if err := s.Insert(ctx, recs[10:]); err != nil {
+	if p, err := ps.committedPos(ctx, "j1"); err != nil || p != first.end {
+		t.Fatalf("committed position = %+v, %v; want %+v", p, err, first.end)
+	}
+	// The same batch again, and an earlier one: skipped.
+	if err := ps.insertBatch(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Insert(ctx, recs); err != nil {
+	early := batch("j1", 2, 0, 10)
+	if err := ps.insertBatch(ctx, early); err != nil {
 		t.Fatal(err)
 	}
-	// The same id twice in one batch.
-	if err := s.Insert(ctx, []*record.Record{recs[39], recs[0], recs[0]}); err != nil {
+	if got := allIDs(t, s, Filter{}); len(got) != 25 {
+		t.Fatalf("%d records after replays, want 25", len(got))
+	}
+	// The rest, in the next segment; another journal's position is its own.
+	if err := ps.insertBatch(ctx, batch("j1", 4, 25, 40)); err != nil {
 		t.Fatal(err)
 	}
-	got := allIDs(t, s, Filter{})
-	if len(got) != 40 {
-		t.Fatalf("%d records after replays, want 40", len(got))
+	other := batch("j2", 1, 0, 1)
+	other.recs = []*record.Record{{ID: "other", StartTime: t0}}
+	other.forget = "j1" // j2 replaced j1
+	if err := ps.insertBatch(ctx, other); err != nil {
+		t.Fatal(err)
 	}
-	// More than one INSERT chunk in one transaction.
+	if got := allIDs(t, s, Filter{}); len(got) != 41 {
+		t.Fatalf("%d records, want 41", len(got))
+	}
+	if p, err := ps.committedPos(ctx, "j1"); err != nil || p != (journalPos{}) {
+		t.Errorf("position of a forgotten journal = %+v, %v", p, err)
+	}
+	// More than one INSERT chunk (PostgreSQL) or batch row (SQLite, with a
+	// smaller bound) in one transaction.
+	old := batchRowLimit
+	batchRowLimit = 100
+	t.Cleanup(func() { batchRowLimit = old })
 	big := genRecords(insertChunk*2 + 17)
 	for _, r := range big {
 		r.ID = "big-" + r.ID
@@ -215,26 +249,43 @@ func testIdempotent(t *testing.T, s Store) {
 	if err := s.Insert(ctx, big); err != nil {
 		t.Fatal(err)
 	}
-	if got := allIDs(t, s, Filter{Limit: MaxLimit}); len(got) != 40+len(big) {
-		t.Fatalf("%d records, want %d", len(got), 40+len(big))
+	if got := allIDs(t, s, Filter{Limit: MaxLimit}); len(got) != 41+len(big) {
+		t.Fatalf("%d records, want %d", len(got), 41+len(big))
 	}
 }
 
-// TestSQLiteInsertNaNCost: a NaN cost (NULL in SQLite, in a NOT NULL
-// column) fails the whole batch, as the constraint did before Insert
-// became INSERT OR IGNORE, so the Writer finds and rejects the record
-// instead of losing it silently.
-func TestSQLiteInsertNaNCost(t *testing.T) {
+// TestPostgresInsertSkipsStoredIDs: PostgreSQL keeps its unique index on
+// the request id, so a plain Insert of records stored already skips them.
+func TestPostgresInsertSkipsStoredIDs(t *testing.T) {
+	s := openTestPostgres(t)
+	ctx := context.Background()
+	recs := genRecords(40)
+	for _, part := range [][]*record.Record{recs[:25], recs[10:], recs, {recs[39], recs[0], recs[0]}} {
+		if err := s.Insert(ctx, part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := allIDs(t, s, Filter{}); len(got) != 40 {
+		t.Fatalf("%d records after replays, want 40", len(got))
+	}
+}
+
+// TestSQLiteInsertNonFiniteCost: a cost the journal cannot hold (NaN,
+// ±Inf: JSON has no such numbers) fails the whole batch, so the Writer
+// finds and rejects the record instead of losing it silently.
+func TestSQLiteInsertNonFiniteCost(t *testing.T) {
 	s := openTestSQLite(t)
 	recs := genRecords(5)
-	recs[3].Cost = math.NaN()
-	if err := s.Insert(context.Background(), recs); err == nil {
-		t.Fatal("Insert of a NaN cost: no error")
+	for _, c := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		recs[3].Cost = c
+		if err := s.Insert(context.Background(), recs); err == nil {
+			t.Fatalf("Insert of cost %v: no error", c)
+		}
+		if got := allIDs(t, s, Filter{}); len(got) != 0 {
+			t.Errorf("%d records stored from the failed batch", len(got))
+		}
 	}
-	if got := allIDs(t, s, Filter{}); len(got) != 0 {
-		t.Errorf("%d records stored from the failed batch", len(got))
-	}
-	recs[3].Cost = math.Inf(1) // SQLite stores infinities
+	recs[3].Cost = math.MaxFloat64
 	if err := s.Insert(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}

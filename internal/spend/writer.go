@@ -1,12 +1,11 @@
 package spend
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -22,38 +21,49 @@ import (
 
 // The Writer gets records from the request path into the Store.
 //
-//	Record ──chan (QueueSize)──► appender ──write()──► journal segment ──read──► inserter ──tx──► Store
-//	(marshal, never blocks)     fsync ≤ SyncInterval     spend-NNN.jsonl     batch ≤ BatchSize / FlushInterval
+//	RecordDurable ──copy under a lock──► journal segment (mapped) ──pread──► inserter ──tx──► Store
+//	Record ──chan (QueueSize)──► appender ──┘   msync ≤ SyncInterval          batch ≤ BatchSize / FlushInterval
 //
-// Record encodes the record as one JSON line (appendLine) on the caller's
-// goroutine and hands it to a bounded queue; when the queue is full the
-// record is dropped and counted (Dropped), never waited for. The appender
-// goroutine drains the queue and appends each batch of lines to the current
-// journal segment with a single write() call, so every line is whole on
-// disk; it fsyncs whenever SyncInterval has passed since the last fsync,
-// and a ticker fsyncs dirty data, so:
+// RecordDurable encodes the record as one line (appendLine) on the
+// caller's goroutine and copies it into the current journal segment under
+// a short lock. A segment is a file preallocated with fallocate and mapped
+// shared, so the copy is in the page cache when RecordDurable returns: it
+// survives kill -9 of the process, without a system call per record.
+// Where mapping is not available (not Linux, or a file system that
+// refuses fallocate or mmap) the line goes in with one write() instead, as
+// every line did before. Record (the non-blocking Sink) queues the line to
+// the appender goroutine, which appends queued lines the same way; when
+// the queue is full the record is dropped and counted (Dropped). The
+// appender also msyncs (or fsyncs) what was appended every SyncInterval,
+// so:
 //
-//	a record for every response that finished is in the journal file (page
-//	cache: survives kill -9) within microseconds of Record, after the queue
-//	ahead of it, and on stable storage (survives power loss) within
-//	SyncInterval (200 ms by default).
+//	a record is in the journal file (page cache: survives kill -9) when
+//	RecordDurable returns, and on stable storage (survives power loss)
+//	within SyncInterval (200 ms by default).
 //
 // Every journaled line is also handed to the inserter in memory: the
-// append that writes it pushes a copy of the record, with the line's
-// journal position, onto a bounded hand-off buffer (mem). The inserter
-// takes a record from there when it is the next one the journal holds for
-// it, and reads the journal back otherwise: after a restart (replay) and
-// when the buffer overflowed (a slow or unreachable database). The journal
-// stays the queue to the database, so an outage costs disk, not memory:
-// the inserter holds at most one batch plus the bounded buffer. It inserts
-// batches of BatchSize or every FlushInterval in one
-// transaction, and only after the commit deletes the segments it has fully
-// committed (the appender starts a new segment after each commit that
-// caught up, so a restart replays little). Insert is idempotent on the
-// record id, so records committed but not yet checkpointed are replayed
-// harmlessly: a crash at any point leaves every journaled record in the
-// database exactly once after the next start. NewWriter replays what the
-// previous process left, in the background, before new records.
+// append pushes the record, with its line's journal position, onto a
+// bounded hand-off buffer (mem). The inserter takes a record from there
+// when it is the next one the journal holds for it, and reads the journal
+// back otherwise: after a restart (replay) and when the buffer overflowed
+// (a slow or unreachable database). It reads the lines of the records it
+// took from the segment file (pread; stores that keep journal lines, as
+// SQLite's, insert them as they are). The journal stays the queue to the
+// database, so an outage costs disk, not memory: the inserter holds at
+// most one batch plus the bounded buffer. It inserts batches of BatchSize
+// or every FlushInterval in one transaction, and deletes a segment once
+// all of it is committed.
+//
+// Each journal directory has an id (file journal-id), and each commit
+// stores, in the same transaction as the records, the journal position
+// (segment and offset) it reaches (positionedStore). A new Writer reads
+// the position back and replays the journal from there, so a crash at any
+// point (before a commit, between a commit and the deletion of the
+// segments it completed) leaves every journaled record in the database
+// exactly once after the next start. A line that a crash cut short (a
+// torn line) belongs to a response that never completed; the replay drops
+// it and counts it (Corrupt). NewWriter replays in the background, before
+// new records.
 //
 // While the database is down the inserter retries with exponential backoff,
 // Healthy reports "spend log database unreachable, N records waiting", and
@@ -63,10 +73,16 @@ import (
 // attempts (Rejected), so one poison record cannot stall the log.
 type Writer struct {
 	store Store
+	ps    positionedStore // store, when it commits journal positions
 	dir   string
 	opts  WriterOptions
 	log   *slog.Logger
 	lock  *os.File
+
+	journalID   string // this journal's id, in the positions committed
+	prevJournal string // the directory's previous id, whose position can go
+	replay      bool   // segments of journalID were left by a previous process
+	legacyUpTo  uint64 // segments up to this one were written without positions
 
 	queue chan queued
 
@@ -78,31 +94,37 @@ type Writer struct {
 	committed atomic.Uint64
 	backlog   atomic.Int64 // records in the journal, not yet committed
 
-	mu         sync.Mutex
-	segs       []*segment // by seq; the last one is the appender's, unless sealed
-	lastErr    error
-	commitSeq  uint64 // the inserter has committed everything before (commitSeq, commitOff)
-	commitOff  int64
-	nextSeq    uint64
-	journalLen int64 // bytes in all segments
+	// mu guards the journal: appends (RecordDurable and the appender), the
+	// segment list, the hand-off buffer; the inserter takes it briefly.
+	mu      sync.Mutex
+	segs    []*segment // by seq
+	cur     *segment   // appended to; nil after a failed rotation or Close
+	retired []*segment // sealed by an append or Close, for syncLoop to sync and close
+	dirty   bool       // appended since the last sync
+	newSeg  bool       // a segment was created since the last directory sync
+	mapped  bool       // segments are mapped (else written with write())
+	lastErr error
+	nextSeq uint64
+	// committedTo is where the inserter's last commit ended.
+	committedTo journalPos
+	// syncs counts the sync passes that made lines durable (tests).
+	syncs      atomic.Int64
+	journalLen int64 // bytes of lines in all segments
 
 	// mem[memHead:] are journaled records not yet taken by the inserter, in
-	// journal order (pushed under fileMu and mu); bounded by memMax records
-	// and memMaxBytes of journal lines. A record that does not fit is left
-	// for the inserter to read back from the journal.
+	// journal order; bounded by memMax records and memMaxBytes of journal
+	// lines. A record that does not fit is left for the inserter to read
+	// back from the journal.
 	mem      []memRec
 	memHead  int
 	memBytes int64
 
-	file *os.File // the current segment; written under fileMu
-	// fileMu serializes every use of file: the appender's batches, fsyncs
-	// and rotations, and RecordDurable's direct appends.
-	fileMu sync.Mutex
-	// syncPending is set by a direct append: the appender fsyncs it.
-	syncPending atomic.Bool
-
-	dataReady  chan struct{} // appender → inserter
-	committedC chan struct{} // inserter → appender: maybe rotate
+	dataReady chan struct{} // appends → inserter
+	prefaultC chan struct{} // appends → appendLoop: prefault the current segment further
+	recycleC  chan string   // inserter → appendLoop: a committed segment to zero for reuse
+	spare     string        // a zeroed segment file ready for reuse (under mu)
+	// appendExited: appendLoop takes no more segments to recycle (under mu).
+	appendExited bool
 
 	ctx        context.Context // canceled to abort retries (Close deadline, crash)
 	cancel     context.CancelFunc
@@ -118,20 +140,24 @@ var _ record.Sink = (*Writer)(nil)
 // WriterOptions tune a Writer; zero fields take the defaults.
 type WriterOptions struct {
 	QueueSize       int           // records between Record and the appender; 16384
-	SyncInterval    time.Duration // fsync bound; 200ms
+	SyncInterval    time.Duration // msync/fsync bound; 200ms
 	BatchSize       int           // records per insert transaction; 500
 	FlushInterval   time.Duration // longest wait before a partial batch is inserted; 1s
-	SegmentBytes    int64         // journal segment size before rotation; 16 MiB
+	SegmentBytes    int64         // journal segment size (preallocated when mapped); 16 MiB
 	MaxJournalBytes int64         // journal bound while the database is down; 1 GiB
 	RetryMin        time.Duration // insert retry backoff; 100ms
 	RetryMax        time.Duration // 10s
 	InsertTimeout   time.Duration // per insert attempt; 30s
 	Logger          *slog.Logger  // slog.Default()
-	// AppendDelay holds each journal append back (fault injection for the
-	// crash test: it widens the window a non-durable Record would lose).
+	// AppendDelay holds each append of queued (Record) lines back, never
+	// RecordDurable's (fault injection for the crash test: it widens the
+	// window a non-durable Record would lose).
 	AppendDelay time.Duration
 
-	idlePoll time.Duration // how often an idle inserter looks anyway; FlushInterval
+	idlePoll   time.Duration // how often an idle inserter looks anyway; FlushInterval
+	writeOnly  bool          // never map segments (tests of the write() path)
+	failMap    bool          // mapping a segment fails, as a file system that refuses (tests)
+	memRecords int           // bound of the hand-off buffer; 16 × BatchSize, at least 8192
 }
 
 func (o *WriterOptions) defaults() {
@@ -155,6 +181,9 @@ func (o *WriterOptions) defaults() {
 	def(&o.SyncInterval, 200*time.Millisecond)
 	def(&o.FlushInterval, time.Second)
 	def(&o.idlePoll, o.FlushInterval)
+	if o.memRecords <= 0 {
+		o.memRecords = max(16*o.BatchSize, 8192)
+	}
 	def(&o.RetryMin, 100*time.Millisecond)
 	def(&o.RetryMax, 10*time.Second)
 	def(&o.InsertTimeout, 30*time.Second)
@@ -163,8 +192,8 @@ func (o *WriterOptions) defaults() {
 	}
 }
 
-// queued is a record on its way to the appender: its journal line (a
-// pooled buffer, returned once written) and the snapshot the line encodes.
+// queued is a record on its way to the journal: its line (a pooled
+// buffer, returned once written) and the snapshot the line encodes.
 type queued struct {
 	line *lineBuf
 	rec  *record.Record
@@ -184,17 +213,41 @@ const memMaxBytes = 8 << 20
 type segment struct {
 	seq    uint64
 	path   string
-	size   int64 // bytes of whole lines written
+	size   int64 // bytes of lines (a loaded segment: up to its last non-NUL byte)
+	lines  int64 // whole lines, counted when a previous process's segment is loaded
 	sealed bool  // no more appends
+
+	// The appenders' handle, for a segment of this process: f, and m when
+	// mapped (m's length is the allocation). Written through under mu;
+	// synced, unmapped and closed by syncLoop alone, once retired.
+	f      *os.File
+	m      []byte
+	synced int64 // bytes on stable storage (syncLoop's)
+	// m[:ready] is prefaulted; prefaulting says appendLoop was asked for
+	// more (both under mu).
+	ready       int64
+	prefaulting bool
+	recyclable  bool // a mapped segment of SegmentBytes: reused once committed
 }
+
+// prefaultAhead is how far ahead of the appends a mapped segment is
+// prefaulted.
+const prefaultAhead = 256 << 10
 
 const segPrefix, segSuffix = "spend-", ".jsonl"
 
 func segName(seq uint64) string { return fmt.Sprintf("%s%020d%s", segPrefix, seq, segSuffix) }
 
+// journalIDFile names the journal's id in its directory.
+const journalIDFile = "journal-id"
+
 // NewWriter opens (creating) the journal in journalDir, takes its lock,
 // and starts the appender and the inserter; records a previous process left
-// in the journal are inserted first.
+// in the journal are inserted first. A store that commits journal
+// positions (the ones Open returns) makes the replay skip what was
+// committed; with another Store, a replay inserts the records of every
+// segment left, committed or not, and relies on the store to skip the ones
+// it has.
 func NewWriter(store Store, journalDir string, opts WriterOptions) (*Writer, error) {
 	opts.defaults()
 	if err := os.MkdirAll(journalDir, 0o700); err != nil {
@@ -207,28 +260,82 @@ func NewWriter(store Store, journalDir string, opts WriterOptions) (*Writer, err
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Writer{
 		store: store, dir: journalDir, opts: opts, log: opts.Logger, lock: lock,
-		queue:      make(chan queued, opts.QueueSize),
-		mem:        make([]memRec, 0, max(4*opts.BatchSize, 1024)),
-		dataReady:  make(chan struct{}, 1),
-		committedC: make(chan struct{}, 1),
-		ctx:        ctx, cancel: cancel,
+		queue:     make(chan queued, opts.QueueSize),
+		mem:       make([]memRec, 0, opts.memRecords),
+		mapped:    !opts.writeOnly,
+		dataReady: make(chan struct{}, 1),
+		prefaultC: make(chan struct{}, 1),
+		recycleC:  make(chan string, 1),
+		ctx:       ctx, cancel: cancel,
 		stopAppend: make(chan struct{}), appendDone: make(chan struct{}),
 		stopInsert: make(chan struct{}), insertDone: make(chan struct{}),
 		crashed: make(chan struct{}),
 	}
-	if err := w.loadSegments(); err != nil {
+	w.ps, _ = store.(positionedStore)
+	fail := func(err error) (*Writer, error) {
 		cancel()
 		lock.Close()
 		return nil, err
 	}
-	if err := w.openSegment(); err != nil {
-		cancel()
-		lock.Close()
-		return nil, err
+	_ = os.Remove(filepath.Join(journalDir, spareName)) // its size may be an old SegmentBytes
+	if err := w.loadSegments(); err != nil {
+		return fail(err)
+	}
+	if err := w.loadJournalID(); err != nil {
+		return fail(fmt.Errorf("spend journal: %w", err))
+	}
+	w.mu.Lock()
+	err = w.openSegmentLocked(0)
+	w.mu.Unlock()
+	if err != nil {
+		return fail(err)
 	}
 	go w.appendLoop()
 	go w.insertLoop()
 	return w, nil
+}
+
+// loadJournalID reads the journal's id; a journal without segments (or
+// without an id: written by an earlier version) gets a new one, so that
+// segment numbers, which restart after an empty journal, never meet a
+// position committed for older segments.
+func (w *Writer) loadJournalID() error {
+	p := filepath.Join(w.dir, journalIDFile)
+	b, err := os.ReadFile(p)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	old := strings.TrimSpace(string(b))
+	if old != "" && len(w.segs) > 0 {
+		w.journalID, w.replay = old, true
+		return nil
+	}
+	if old == "" && len(w.segs) > 0 {
+		w.legacyUpTo = w.segs[len(w.segs)-1].seq
+	}
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	w.journalID, w.prevJournal = "j-"+hex.EncodeToString(id[:]), old
+	w.replay = len(w.segs) > 0
+	tmp := p + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(w.journalID + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err == nil {
+		err = syncDir(w.dir)
+	}
+	return err
 }
 
 // loadSegments seals the segments a previous process left and counts
@@ -249,13 +356,13 @@ func (w *Writer) loadSegments() error {
 			continue
 		}
 		p := filepath.Join(w.dir, name)
-		n, size, err := countLines(p)
+		n, end, err := countLines(p, -1)
 		if err != nil {
 			return fmt.Errorf("spend journal: %w", err)
 		}
 		lines += n
-		w.segs = append(w.segs, &segment{seq: seq, path: p, size: size, sealed: true})
-		w.journalLen += size
+		w.segs = append(w.segs, &segment{seq: seq, path: p, size: end, lines: n, sealed: true})
+		w.journalLen += end
 		w.nextSeq = max(w.nextSeq, seq+1)
 	}
 	sort.Slice(w.segs, func(i, j int) bool { return w.segs[i].seq < w.segs[j].seq })
@@ -269,47 +376,190 @@ func (w *Writer) loadSegments() error {
 	return nil
 }
 
-func countLines(path string) (n, size int64, err error) {
+// countLines counts the whole lines of the segment at path in its first
+// limit bytes (all of it when limit < 0), and returns the offset after its
+// last non-NUL byte (its end without padding).
+func countLines(path string, limit int64) (n, end int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer f.Close()
-	buf := make([]byte, 256<<10)
-	for {
-		k, err := f.Read(buf)
-		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
-		size += int64(k)
-		if err == io.EOF {
-			return n, size, nil
-		}
+	if limit < 0 {
+		fi, err := f.Stat()
 		if err != nil {
-			return n, size, err
+			return 0, 0, err
 		}
+		limit = fi.Size()
+	}
+	err = scanLines(f, limit, func(_ []byte, kind lineKind, off int64) error {
+		if kind == lineOK {
+			n++
+		}
+		end = off
+		return nil
+	})
+	return n, end, err
+}
+
+// openSegmentLocked starts a new segment for appends, with room for need
+// bytes at least. Called with mu held.
+func (w *Writer) openSegmentLocked(need int64) error {
+	seq := w.nextSeq
+	w.nextSeq++
+	p := filepath.Join(w.dir, segName(seq))
+	page := int64(os.Getpagesize())
+	size := max(w.opts.SegmentBytes, need+page-1) &^ (page - 1)
+	var f *os.File
+	if sp := w.spare; w.mapped && sp != "" && size == w.opts.SegmentBytes {
+		// A committed segment, zeroed: its pages are allocated on disk
+		// and likely in the page cache, so appends fault far less.
+		w.spare = ""
+		if err := os.Rename(sp, p); err == nil {
+			f, _ = os.OpenFile(p, os.O_RDWR, 0)
+		}
+	}
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600); err != nil {
+			return fmt.Errorf("spend journal: %w", err)
+		}
+	}
+	s := &segment{seq: seq, path: p, f: f}
+	if w.mapped {
+		m, err := mapSegment(f, size)
+		if err == nil && w.opts.failMap {
+			_ = unmapSegment(m)
+			m, err = nil, errors.New("mapping refused (test)")
+		}
+		if err == nil {
+			s.m = m
+			s.recyclable = size == w.opts.SegmentBytes
+		} else {
+			w.mapped = false
+			w.log.Warn("spend journal: cannot map segments; appending with write() instead", "err", err)
+			if err := f.Truncate(0); err != nil {
+				f.Close()
+				os.Remove(p)
+				return fmt.Errorf("spend journal: %w", err)
+			}
+		}
+	}
+	w.segs = append(w.segs, s)
+	w.cur = s
+	w.newSeg = true
+	return nil
+}
+
+// spareName names a committed segment being made ready for reuse.
+const spareName = "spare.tmp"
+
+// recycle hands a fully committed segment to appendLoop for reuse, or
+// deletes it.
+func (w *Writer) recycle(s *segment) {
+	w.mu.Lock()
+	sent := false
+	if s.recyclable && !w.appendExited {
+		select {
+		case w.recycleC <- s.path:
+			sent = true
+		default:
+		}
+	}
+	w.mu.Unlock()
+	if sent {
+		return
+	}
+	if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		w.log.Warn("spend journal: remove committed segment", "err", err)
 	}
 }
 
-// openSegment starts a new segment for the appender.
-func (w *Writer) openSegment() error {
+// makeSpare turns the committed segment at p into the spare: renamed out
+// of the segments' names first (a crash then leaves no stale lines to
+// replay), zeroed with write() (no fault per page) and synced, so that
+// after a power loss it holds no old line either.
+func (w *Writer) makeSpare(p string) {
+	w.sync() // closes the segment's mapping if it is still open
 	w.mu.Lock()
-	seq := w.nextSeq
-	w.nextSeq++
+	have := w.spare != ""
 	w.mu.Unlock()
-	p := filepath.Join(w.dir, segName(seq))
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	tmp := filepath.Join(w.dir, spareName)
+	if have || os.Rename(p, tmp) != nil {
+		_ = os.Remove(p)
+		return
+	}
+	err := zeroFile(tmp, w.opts.SegmentBytes)
 	if err != nil {
-		return fmt.Errorf("spend journal: %w", err)
+		w.log.Warn("spend journal: zero a segment for reuse", "err", err)
+		_ = os.Remove(tmp)
+		return
 	}
-	if err := syncDir(w.dir); err != nil {
-		f.Close()
-		os.Remove(p)
-		return fmt.Errorf("spend journal: %w", err)
-	}
-	w.file = f
 	w.mu.Lock()
-	w.segs = append(w.segs, &segment{seq: seq, path: p})
+	w.spare = tmp
 	w.mu.Unlock()
-	return nil
+}
+
+func zeroFile(p string, size int64) error {
+	zeros := make([]byte, 256<<10)
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.Size() != size {
+		return fmt.Errorf("segment %s: unexpected size", p)
+	}
+	for off := int64(0); off < size; off += int64(len(zeros)) {
+		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
+}
+
+// askPrefault asks appendLoop to prefault the current segment further
+// when the appends come near the end of what is. Called with mu held.
+func (w *Writer) askPrefault() {
+	s := w.cur
+	if s.m == nil || s.prefaulting || s.ready >= int64(len(s.m)) || s.size+prefaultAhead/2 < s.ready {
+		return
+	}
+	s.prefaulting = true
+	w.signal(w.prefaultC)
+}
+
+// prefault prefaults the current segment up to prefaultAhead past its
+// appends. Only appendLoop calls it (it alone unmaps).
+func (w *Writer) prefault() {
+	w.mu.Lock()
+	s := w.cur
+	if s == nil || s.m == nil {
+		w.mu.Unlock()
+		return
+	}
+	from := s.ready
+	to := min(int64(len(s.m)), max(from, s.size)+prefaultAhead)
+	w.mu.Unlock()
+	if to > from {
+		prefault(s.m[from:to])
+	}
+	w.mu.Lock()
+	s.ready, s.prefaulting = max(s.ready, to), false
+	w.mu.Unlock()
+}
+
+// sealLocked ends appends to the current segment; syncLoop syncs and
+// closes it, the inserter deletes it once its records are committed.
+// Called with mu held.
+func (w *Writer) sealLocked() {
+	if w.cur == nil {
+		return
+	}
+	w.cur.sealed = true
+	w.retired = append(w.retired, w.cur)
+	w.cur = nil
+	w.signal(w.dataReady)
 }
 
 // Record implements record.Sink. It never blocks: the record is encoded
@@ -318,10 +568,11 @@ func (w *Writer) openSegment() error {
 func (w *Writer) Record(r *record.Record) { w.record(r) }
 
 // RecordDurable is Record that returns only once the record's line is in
-// the journal file (written with write(): it survives kill -9 of this
+// the journal file (in the page cache: it survives kill -9 of this
 // process), or was dropped. The server calls it before the last byte of a
 // response goes out, so every response a client saw has its record. The
-// appender fsyncs it within SyncInterval like every other line.
+// appender syncs it to stable storage within SyncInterval like every other
+// line.
 func (w *Writer) RecordDurable(r *record.Record) {
 	if r == nil {
 		return
@@ -334,21 +585,17 @@ func (w *Writer) RecordDurable(r *record.Record) {
 		w.dropped.Add(1)
 		return
 	}
-	// Appended on the caller's goroutine: one write() under the file lock,
-	// no hand-off to the appender.
-	w.fileMu.Lock()
+	items := [1]queued{{line: lb, rec: r}}
+	w.mu.Lock()
 	if w.closed.Load() {
-		w.fileMu.Unlock()
+		w.mu.Unlock()
 		putLineBuf(lb)
 		w.dropped.Add(1)
 		return
 	}
-	ok := w.writeBatch(lb.b, []queued{{line: lb, rec: r}})
-	w.fileMu.Unlock()
+	w.appendLocked(lb.b, items[:])
+	w.mu.Unlock()
 	putLineBuf(lb)
-	if ok {
-		w.syncPending.Store(true)
-	}
 }
 
 func (w *Writer) record(r *record.Record) bool {
@@ -378,138 +625,72 @@ func (w *Writer) record(r *record.Record) bool {
 }
 
 // snapshot copies r for the inserter (the caller may reuse r), with an id:
-// idempotent replay needs one.
+// the replay needs one. The copy comes from recordPool and goes back once
+// committed (a Store does not keep the records it is given).
 func snapshot(r *record.Record) *record.Record {
-	c := *r
+	c := recordPool.Get().(*record.Record)
+	*c = *r
 	c.Tags = slices.Clone(r.Tags)
 	if c.ID == "" {
 		c.ID = NewID()
 	}
-	return &c
+	return c
 }
 
-// appendLoop owns the segment file: appends, fsyncs, rotates.
-func (w *Writer) appendLoop() {
-	defer close(w.appendDone)
-	tick := time.NewTicker(w.opts.SyncInterval)
-	defer tick.Stop()
-	var buf []byte
-	var items []queued
-	dirty := false
-	lastSync := time.Now()
-	syncNow := func() {
-		w.fileMu.Lock()
-		if (dirty || w.syncPending.Swap(false)) && w.file != nil {
-			if err := w.file.Sync(); err != nil {
-				w.log.Warn("spend journal: fsync", "err", err)
-			}
-		}
-		w.fileMu.Unlock()
-		dirty = false
-		lastSync = time.Now()
-	}
-	drain := func(first queued) {
-		buf = append(buf[:0], first.line.b...)
-		items = append(items[:0], first)
-	more:
-		for len(buf) < 1<<20 {
-			select {
-			case q := <-w.queue:
-				buf = append(buf, q.line.b...)
-				items = append(items, q)
-			default:
-				break more
-			}
-		}
-		if w.opts.AppendDelay > 0 {
-			time.Sleep(w.opts.AppendDelay)
-		}
-		w.fileMu.Lock()
-		if w.writeBatch(buf, items) {
-			dirty = true
-		}
-		w.fileMu.Unlock()
-		for _, q := range items {
-			putLineBuf(q.line)
-		}
-		clear(items)
-	}
-	for {
-		select {
-		case <-w.crashed:
-			return
-		default:
-		}
-		select {
-		case <-w.crashed:
-			return
-		case l := <-w.queue:
-			drain(l)
-			if time.Since(lastSync) >= w.opts.SyncInterval {
-				syncNow()
-			}
-		case <-tick.C:
-			syncNow()
-		case <-w.committedC:
-			w.fileMu.Lock()
-			w.maybeRotate()
-			w.fileMu.Unlock()
-		case <-w.stopAppend:
-			for {
-				select {
-				case l := <-w.queue:
-					drain(l)
-					continue
-				default:
-				}
-				break
-			}
-			syncNow()
-			w.fileMu.Lock()
-			w.seal()
-			w.fileMu.Unlock()
-			return
-		}
+var recordPool = sync.Pool{New: func() any { return new(record.Record) }}
+
+func releaseRecords(recs []*record.Record) {
+	for i, r := range recs {
+		*r = record.Record{}
+		recordPool.Put(r)
+		recs[i] = nil
 	}
 }
 
-// writeBatch appends the lines of items (buf is their concatenation) with
-// one write() and publishes them, in the journal and in memory.
-func (w *Writer) writeBatch(buf []byte, items []queued) bool {
-	n := len(items)
-	var cur *segment
-	w.mu.Lock()
-	full := w.journalLen+int64(len(buf)) > w.opts.MaxJournalBytes
-	if w.file != nil {
-		cur = w.segs[len(w.segs)-1]
-	}
-	w.mu.Unlock()
-	if full {
+// appendLocked appends the lines of items (buf is their concatenation) to
+// the current segment, starting a new one when they do not fit, and
+// publishes them, in the journal and in memory. Called with mu held.
+func (w *Writer) appendLocked(buf []byte, items []queued) bool {
+	n := int64(len(items))
+	size := int64(len(buf))
+	if w.journalLen+size > w.opts.MaxJournalBytes {
 		w.dropped.Add(uint64(n))
 		w.log.Warn("spend journal full: dropping records", "records", n, "max_bytes", w.opts.MaxJournalBytes)
 		return false
 	}
-	if w.file == nil {
-		if err := w.openSegment(); err != nil {
+	if w.cur == nil || !w.fits(size) {
+		w.sealLocked()
+		if err := w.openSegmentLocked(size); err != nil {
 			w.dropped.Add(uint64(n))
 			w.log.Warn("spend journal: dropping records", "records", n, "err", err)
 			return false
 		}
-		cur = w.current()
 	}
-	if _, err := w.file.Write(buf); err != nil {
+	cur := w.cur
+	if cur.m != nil {
+		if end := cur.size + size; end > cur.ready {
+			// The appends overtook appendLoop's prefaulting: prefault a
+			// little here, cheaper than a fault per page.
+			page := int64(os.Getpagesize())
+			to := min(int64(len(cur.m)), (end+16*page-1)&^(page-1))
+			prefault(cur.m[cur.ready:to])
+			cur.ready = to
+		}
+		copy(cur.m[cur.size:], buf)
+		if cur.size+size+prefaultAhead/2 >= cur.ready {
+			w.askPrefault()
+		}
+	} else if _, err := cur.f.WriteAt(buf, cur.size); err != nil {
 		// Cut a torn tail so the next append starts on a line boundary.
-		w.file.Truncate(cur.size)
+		_ = cur.f.Truncate(cur.size)
 		w.dropped.Add(uint64(n))
 		w.log.Warn("spend journal: write failed, dropping records", "records", n, "err", err)
 		return false
 	}
-	w.mu.Lock()
 	w.pushMem(cur.seq, cur.size, items)
-	cur.size += int64(len(buf))
-	w.journalLen += int64(len(buf))
-	rotate := cur.size >= w.opts.SegmentBytes
-	w.mu.Unlock()
+	cur.size += size
+	w.journalLen += size
+	w.dirty = true
 	w.journaled.Add(uint64(n))
 	// Wake the inserter when it may be idle (nothing was waiting: it has
 	// no batch to flush) or a batch is full; in between it holds a partial
@@ -518,13 +699,20 @@ func (w *Writer) writeBatch(buf []byte, items []queued) bool {
 	// before it looks again, so the record that finds the count at 0 is
 	// one it has not seen. (Were the count off, an idle inserter still
 	// looks every FlushInterval.)
-	if was := w.backlog.Add(int64(n)) - int64(n); was == 0 || was+int64(n) >= int64(w.opts.BatchSize) {
+	if was := w.backlog.Add(n) - n; was == 0 || was+n >= int64(w.opts.BatchSize) {
 		w.signal(w.dataReady)
 	}
-	if rotate {
-		w.rotate()
-	}
 	return true
+}
+
+// fits reports whether size more bytes go into the current segment: a
+// mapped one takes what its allocation holds; a written one grows up to
+// SegmentBytes (its last append may pass it).
+func (w *Writer) fits(size int64) bool {
+	if w.cur.m != nil {
+		return w.cur.size+size <= int64(len(w.cur.m))
+	}
+	return w.cur.size < w.opts.SegmentBytes
 }
 
 // pushMem hands the records just written at off of segment seq to the
@@ -557,12 +745,6 @@ func (w *Writer) popMem() {
 	}
 }
 
-func (w *Writer) current() *segment {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.segs[len(w.segs)-1]
-}
-
 func (w *Writer) signal(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
@@ -570,330 +752,160 @@ func (w *Writer) signal(c chan struct{}) {
 	}
 }
 
-// seal closes the appender's segment; the inserter deletes it once its
-// records are committed.
-func (w *Writer) seal() {
-	if w.file == nil {
-		return
-	}
-	w.file.Sync()
-	w.file.Close()
-	w.file = nil
-	w.mu.Lock()
-	w.segs[len(w.segs)-1].sealed = true
-	w.mu.Unlock()
-	w.signal(w.dataReady)
-}
-
-func (w *Writer) rotate() {
-	w.seal()
-	if err := w.openSegment(); err != nil {
-		w.log.Warn("spend journal: new segment", "err", err) // retried on the next write
-	}
-}
-
-// maybeRotate starts a new segment when the inserter has committed all of
-// the current one, so that the committed one can be deleted.
-func (w *Writer) maybeRotate() {
-	w.mu.Lock()
-	cur := w.segs[len(w.segs)-1]
-	caughtUp := w.file != nil && cur.size > 0 && w.commitSeq == cur.seq && w.commitOff == cur.size
-	w.mu.Unlock()
-	if caughtUp {
-		w.rotate()
-	}
-}
-
-// readPos is where the inserter reads next.
-type readPos struct {
-	seq uint64
-	off int64
-}
-
-// insertLoop reads the journal and commits it to the store.
-func (w *Writer) insertLoop() {
-	defer close(w.insertDone)
-	var (
-		pos      readPos
-		rd       *os.File
-		rdSeq    uint64
-		pending  []*record.Record
-		firstAt  time.Time
-		done     []*segment // fully read, awaiting the commit of pending
-		draining bool
-		chunk    = make([]byte, 256<<10)
-		stop     = w.stopInsert
-	)
+// appendLoop appends queued records and syncs the journal every
+// SyncInterval.
+func (w *Writer) appendLoop() {
+	defer close(w.appendDone)
 	defer func() {
-		if rd != nil {
-			rd.Close()
+		w.mu.Lock()
+		w.appendExited = true
+		spare := w.spare
+		w.spare = ""
+		w.mu.Unlock()
+		for {
+			select {
+			case p := <-w.recycleC:
+				_ = os.Remove(p)
+				continue
+			default:
+			}
+			break
+		}
+		if spare != "" {
+			_ = os.Remove(spare)
 		}
 	}()
-	w.mu.Lock()
-	pos.seq = w.segs[0].seq
-	w.mu.Unlock()
-
-	// fill reads whole lines into pending; it reports whether the journal
-	// has more to read right now.
-	fill := func() bool {
-		for len(pending) < w.opts.BatchSize {
-			w.mu.Lock()
-			var seg, next *segment
-			for i, s := range w.segs {
-				if s.seq >= pos.seq {
-					seg = s
-					if i+1 < len(w.segs) {
-						next = w.segs[i+1]
-					}
-					break
-				}
+	tick := time.NewTicker(w.opts.SyncInterval)
+	defer tick.Stop()
+	var buf []byte
+	var items []queued
+	drain := func(first queued) {
+		buf = append(buf[:0], first.line.b...)
+		items = append(items[:0], first)
+	more:
+		for len(buf) < 1<<20 {
+			select {
+			case q := <-w.queue:
+				buf = append(buf, q.line.b...)
+				items = append(items, q)
+			default:
+				break more
 			}
-			var size, limit int64
-			var sealed bool
-			took := false
-			if seg != nil {
-				if seg.seq != pos.seq {
-					pos = readPos{seq: seg.seq}
-				}
-				size, sealed = seg.size, seg.sealed
-				// Take what the hand-off buffer holds from here on; records
-				// before pos were read back from the journal already.
-				limit = size
-				for w.memHead < len(w.mem) && len(pending) < w.opts.BatchSize {
-					m := &w.mem[w.memHead]
-					if m.seq < pos.seq || (m.seq == pos.seq && m.start < pos.off) {
-						w.popMem()
-						continue
-					}
-					if m.seq != pos.seq || m.start != pos.off || m.end > size {
-						if m.seq == pos.seq {
-							limit = min(limit, m.start) // read back only the gap
-						}
-						break
-					}
-					if len(pending) == 0 {
-						firstAt = time.Now()
-					}
-					pending = append(pending, m.rec)
-					pos.off = m.end
-					w.popMem()
-					took = true
-				}
-			}
-			w.mu.Unlock()
-			if seg == nil {
-				return false
-			}
-			if took {
-				continue
-			}
-			if limit <= pos.off {
-				limit = size
-			}
-			if pos.off >= size {
-				if !sealed || next == nil {
-					return false
-				}
-				done = append(done, seg)
-				pos = readPos{seq: next.seq}
-				continue
-			}
-			if rd == nil || rdSeq != seg.seq {
-				if rd != nil {
-					rd.Close()
-				}
-				f, err := os.Open(seg.path)
-				if err != nil {
-					w.log.Error("spend journal: open segment", "err", err)
-					pos.off = size // skip it
-					continue
-				}
-				rd, rdSeq = f, seg.seq
-			}
-			want := min(int64(len(chunk)), limit-pos.off)
-			k, err := rd.ReadAt(chunk[:want], pos.off)
-			short := int64(k) < want
-			if k == 0 && err != nil {
-				w.log.Error("spend journal: read segment", "err", err)
-				pos.off = size
-				continue
-			}
-			data := chunk[:k]
-			consumed := 0
-			for len(pending) < w.opts.BatchSize {
-				i := bytes.IndexByte(data[consumed:], '\n')
-				if i < 0 {
-					break
-				}
-				line := data[consumed : consumed+i]
-				consumed += i + 1
-				var r record.Record
-				if err := json.Unmarshal(line, &r); err != nil || r.ID == "" {
-					w.corrupt.Add(1)
-					w.backlog.Add(-1)
-					continue
-				}
-				if len(pending) == 0 {
-					firstAt = time.Now()
-				}
-				pending = append(pending, &r)
-			}
-			if consumed == 0 && len(pending) < w.opts.BatchSize {
-				if !short && int64(k) < limit-pos.off && len(chunk) < 64<<20 {
-					// A line longer than the chunk: grow and retry.
-					chunk = make([]byte, 2*len(chunk))
-					continue
-				}
-				// A torn last line (a crash mid-write) or a damaged file: skip it.
-				w.log.Warn("spend journal: skipping a torn record", "segment", seg.path)
-				w.corrupt.Add(1)
-				consumed = int(limit - pos.off)
-			}
-			pos.off += int64(consumed)
 		}
-		return true
+		if w.opts.AppendDelay > 0 {
+			time.Sleep(w.opts.AppendDelay)
+		}
+		w.mu.Lock()
+		w.appendLocked(buf, items)
+		w.mu.Unlock()
+		for _, q := range items {
+			putLineBuf(q.line)
+		}
+		clear(items)
 	}
-
 	for {
 		select {
 		case <-w.crashed:
 			return
 		default:
 		}
-		more := fill()
-		due := len(pending) >= w.opts.BatchSize ||
-			(len(pending) > 0 && (draining || time.Since(firstAt) >= w.opts.FlushInterval))
-		if due || (len(pending) == 0 && len(done) > 0) {
-			if len(pending) > 0 && !w.commit(pending) {
-				return // aborted: records stay in the journal
-			}
-			w.committed.Add(uint64(len(pending)))
-			w.backlog.Add(-int64(len(pending)))
-			pending = pending[:0]
-			w.checkpoint(pos, done)
-			done = done[:0]
-			if rd != nil && !w.hasSeg(rdSeq) {
-				rd.Close()
-				rd = nil
-			}
-			continue
-		}
-		if more {
-			continue
-		}
-		if draining && len(pending) == 0 {
-			// Everything is committed: remove the last, sealed segment.
-			w.mu.Lock()
-			var last []*segment
-			for _, s := range w.segs {
-				if s.sealed && s.seq <= pos.seq {
-					if s.seq < pos.seq || pos.off >= s.size {
-						last = append(last, s)
-					}
-				}
-			}
-			w.mu.Unlock()
-			if rd != nil {
-				rd.Close()
-				rd = nil
-			}
-			w.checkpoint(pos, last)
-			return
-		}
-		// With a partial batch, wait until it is due; idle, look again
-		// after FlushInterval anyway, so that a record the appender did not
-		// wake us for (see writeBatch) waits that long at most.
-		wait := w.opts.idlePoll
-		if len(pending) > 0 {
-			wait = time.Until(firstAt.Add(w.opts.FlushInterval))
-		}
-		t := time.NewTimer(wait)
 		select {
-		case <-w.dataReady:
-		case <-t.C:
-		case <-stop:
-			draining = true
-			stop = nil // closed: do not select it again
 		case <-w.crashed:
 			return
-		}
-		t.Stop()
-	}
-}
-
-func (w *Writer) hasSeg(seq uint64) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, s := range w.segs {
-		if s.seq == seq {
-			return true
-		}
-	}
-	return false
-}
-
-// checkpoint records the committed position and deletes the fully
-// committed segments.
-func (w *Writer) checkpoint(pos readPos, done []*segment) {
-	w.mu.Lock()
-	w.commitSeq, w.commitOff = pos.seq, pos.off
-	for _, d := range done {
-		for i, s := range w.segs {
-			if s == d {
-				w.segs = append(w.segs[:i], w.segs[i+1:]...)
-				w.journalLen -= s.size
+		case l := <-w.queue:
+			drain(l)
+		case <-tick.C:
+			w.sync()
+		case <-w.prefaultC:
+			w.prefault()
+		case p := <-w.recycleC:
+			w.makeSpare(p)
+		case <-w.stopAppend:
+			for {
+				select {
+				case l := <-w.queue:
+					drain(l)
+					continue
+				default:
+				}
 				break
 			}
+			w.mu.Lock()
+			w.sealLocked()
+			w.mu.Unlock()
+			w.sync()
+			return
 		}
 	}
-	w.mu.Unlock()
-	for _, d := range done {
-		if err := os.Remove(d.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			w.log.Warn("spend journal: remove committed segment", "err", err)
-		}
-	}
-	w.signal(w.committedC)
 }
 
-// commit inserts recs, retrying until it succeeds or the Writer is
-// aborted. It returns false when aborted.
-func (w *Writer) commit(recs []*record.Record) bool {
-	backoff := w.opts.RetryMin
-	dataFailures := 0
-	for {
-		ctx, cancel := context.WithTimeout(w.ctx, w.opts.InsertTimeout)
-		err := w.store.Insert(ctx, recs)
-		cancel()
-		if err == nil {
-			w.setErr(nil)
-			return true
+// sync makes what was appended durable: msync (or fsync) of the current
+// segment's new lines, a final sync and close of the segments sealed
+// since, and an fsync of the directory after a segment was created. Only
+// appendLoop calls it, so a mapping is never unmapped while synced.
+//
+// Lines the inserter has committed are on stable storage in the database
+// already: they are not synced again (the kernel writes those pages back
+// in its time, or they are zeroed for reuse first).
+func (w *Writer) sync() {
+	w.mu.Lock()
+	cur, dirty, newSeg, committed := w.cur, w.dirty, w.newSeg, w.committedTo
+	var size int64
+	if cur != nil {
+		size = cur.size
+	}
+	retired := w.retired
+	w.retired, w.dirty, w.newSeg = nil, false, false
+	w.mu.Unlock()
+	for _, s := range retired {
+		w.syncSegment(s, s.size, committed)
+		closeSegment(s)
+	}
+	if dirty && cur != nil {
+		w.syncSegment(cur, size, committed)
+	}
+	if newSeg {
+		if err := syncDir(w.dir); err != nil {
+			w.log.Warn("spend journal: fsync directory", "err", err)
 		}
-		if w.ctx.Err() != nil {
-			return false
-		}
-		// The database answers: the batch itself is the problem.
-		pctx, pcancel := context.WithTimeout(w.ctx, 5*time.Second)
-		reachable := w.store.Ping(pctx) == nil
-		pcancel()
-		if reachable {
-			if len(recs) > 1 {
-				h := len(recs) / 2
-				return w.commit(recs[:h]) && w.commit(recs[h:])
-			}
-			if dataFailures++; dataFailures >= 3 {
-				w.rejected.Add(1)
-				w.log.Error("spend log: database rejects a record; dropping it", "request_id", recs[0].ID, "err", err)
-				return true
-			}
-		} else {
-			w.setErr(err)
-		}
-		select {
-		case <-time.After(backoff):
-		case <-w.ctx.Done():
-			return false
-		}
-		backoff = min(backoff*2, w.opts.RetryMax)
+	}
+}
+
+func (w *Writer) syncSegment(s *segment, to int64, committed journalPos) {
+	if to <= s.synced {
+		return
+	}
+	from := s.synced
+	switch {
+	case committed.seq > s.seq:
+		from = to
+	case committed.seq == s.seq:
+		from = min(max(from, committed.off), to)
+	}
+	var err error
+	if s.m != nil {
+		err = syncMapped(s.m, s.synced, from, to)
+	} else if from < to {
+		err = s.f.Sync()
+	}
+	if err != nil {
+		w.log.Warn("spend journal: sync", "err", err)
+		return
+	}
+	if from < to {
+		w.syncs.Add(1)
+	}
+	s.synced = to
+}
+
+func closeSegment(s *segment) {
+	if s.m != nil {
+		_ = unmapSegment(s.m)
+		s.m = nil
+	}
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
 	}
 }
 
@@ -971,15 +983,21 @@ func (w *Writer) Close(ctx context.Context) error {
 }
 
 // crash stops the Writer as kill -9 would, for tests: no draining, no
-// final fsync, no commit; what was written stays in the journal.
+// final sync, no commit; what was written stays in the journal (a mapped
+// segment's lines are in the page cache, as after a kill).
 func (w *Writer) crash() {
 	w.closed.Store(true)
 	close(w.crashed)
 	w.cancel()
 	<-w.appendDone
 	<-w.insertDone
-	if w.file != nil {
-		w.file.Close()
+	w.mu.Lock()
+	for _, s := range w.retired {
+		closeSegment(s)
 	}
+	if w.cur != nil {
+		closeSegment(w.cur)
+	}
+	w.mu.Unlock()
 	w.lock.Close()
 }

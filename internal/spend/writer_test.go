@@ -17,13 +17,31 @@ import (
 	"github.com/switchyard/switchyard/internal/testutil/cputime"
 )
 
-// fakeStore is a Store whose methods are fields; nil fields succeed.
+// fakeStore is a Store whose methods are fields; nil fields succeed. It
+// commits journal positions only through InsertBatchFn and CommittedPosFn:
+// without them a batch goes to InsertFn and no position is kept.
 type fakeStore struct {
-	InsertFn func(ctx context.Context, recs []*record.Record) error
-	PingFn   func(ctx context.Context) error
+	InsertFn       func(ctx context.Context, recs []*record.Record) error
+	PingFn         func(ctx context.Context) error
+	InsertBatchFn  func(ctx context.Context, b *journalBatch) error
+	CommittedPosFn func(ctx context.Context, journal string) (journalPos, error)
 }
 
-var _ Store = (*fakeStore)(nil)
+var _ positionedStore = (*fakeStore)(nil)
+
+func (f *fakeStore) insertBatch(ctx context.Context, b *journalBatch) error {
+	if f.InsertBatchFn != nil {
+		return f.InsertBatchFn(ctx, b)
+	}
+	return f.Insert(ctx, b.recs)
+}
+
+func (f *fakeStore) committedPos(ctx context.Context, journal string) (journalPos, error) {
+	if f.CommittedPosFn != nil {
+		return f.CommittedPosFn(ctx, journal)
+	}
+	return journalPos{}, nil
+}
 
 func (f *fakeStore) Insert(ctx context.Context, recs []*record.Record) error {
 	if f.InsertFn != nil {
@@ -50,7 +68,7 @@ func (f *fakeStore) Close() error { return nil }
 // flaky wraps a store with an outage switch.
 func flaky(s Store, down *atomic.Bool) *fakeStore {
 	errDown := errors.New("connection refused")
-	return &fakeStore{
+	f := &fakeStore{
 		InsertFn: func(ctx context.Context, recs []*record.Record) error {
 			if down.Load() {
 				return errDown
@@ -64,6 +82,21 @@ func flaky(s Store, down *atomic.Bool) *fakeStore {
 			return s.Ping(ctx)
 		},
 	}
+	if ps, ok := s.(positionedStore); ok {
+		f.InsertBatchFn = func(ctx context.Context, b *journalBatch) error {
+			if down.Load() {
+				return errDown
+			}
+			return ps.insertBatch(ctx, b)
+		}
+		f.CommittedPosFn = func(ctx context.Context, journal string) (journalPos, error) {
+			if down.Load() {
+				return journalPos{}, errDown
+			}
+			return ps.committedPos(ctx, journal)
+		}
+	}
+	return f
 }
 
 func fastOpts() WriterOptions {
@@ -435,12 +468,14 @@ func BenchmarkMarshalLine(b *testing.B) {
 }
 
 // TestWriterMemoryBufferOverflow drives the in-memory hand-off past its
-// bound (1,024 records) while the database is down, so the inserter must
+// bound (lowered to 1,024 records) while the database is down, so the inserter must
 // read the gap back from the journal; every record arrives exactly once.
 func TestWriterMemoryBufferOverflow(t *testing.T) {
 	s := openTestSQLite(t)
 	var down atomic.Bool
-	w, err := NewWriter(flaky(s, &down), t.TempDir(), fastOpts())
+	opts := fastOpts()
+	opts.memRecords = 1024
+	w, err := NewWriter(flaky(s, &down), t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
