@@ -165,7 +165,7 @@ func (l *Line) End() {
 func appendMillis(b []byte, t time.Time) []byte {
 	const upToMillis = len("2006-01-02T15:04:05.000")
 	n := len(b)
-	b = t.Truncate(time.Millisecond).Add(100 * time.Microsecond).AppendFormat(b, time.RFC3339Nano)
+	b = t.Truncate(time.Millisecond).Add(100*time.Microsecond).AppendFormat(b, time.RFC3339Nano)
 	if len(b) < n+upToMillis+1 {
 		return b // a year past 9999: not RFC 3339 anyway
 	}

@@ -746,7 +746,6 @@ func setModel(body []byte, model string) ([]byte, error) {
 	return sjson.SetBytes(body, "model", model)
 }
 
-
 // keepResponse keeps a non-streamed reply for the record, only when prompts
 // are stored, and sets its cost header.
 func (c *call) keepResponse(b []byte) {
