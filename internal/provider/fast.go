@@ -146,13 +146,13 @@ type hostPool struct {
 }
 
 // get returns an idle connection that is still open, else a new one.
-func (hp *hostPool) get(ctx context.Context) (*conn, error) {
+func (hp *hostPool) get(ctx context.Context, deadline time.Time) (*conn, error) {
 	for {
 		hp.mu.Lock()
 		n := len(hp.idle)
 		if n == 0 {
 			hp.mu.Unlock()
-			return hp.dial(ctx)
+			return hp.dial(ctx, deadline)
 		}
 		c := hp.idle[n-1]
 		hp.idle[n-1] = nil
@@ -221,8 +221,12 @@ func (hp *hostPool) reap() {
 }
 
 // dial opens a new connection (TCP, then TLS for https).
-func (hp *hostPool) dial(ctx context.Context) (*conn, error) {
-	nc, err := hp.p.dialer.DialContext(ctx, "tcp", hp.addr)
+func (hp *hostPool) dial(ctx context.Context, deadline time.Time) (*conn, error) {
+	d := hp.p.dialer
+	if !deadline.IsZero() && (d.Deadline.IsZero() || deadline.Before(d.Deadline)) {
+		d.Deadline = deadline
+	}
+	nc, err := d.DialContext(ctx, "tcp", hp.addr)
 	if err != nil {
 		return nil, err
 	}
@@ -267,6 +271,8 @@ type conn struct {
 	rerr   error
 	idleAt time.Time
 	reused bool
+	// deadline is the read and write deadline set on nc.
+	deadline time.Time
 	// noReuse: the connection moved to a big header buffer.
 	noReuse bool
 }
@@ -278,6 +284,16 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.rerr = err
 	}
 	return n, err
+}
+
+// setDeadline bounds the reads and writes of the call starting on c (zero:
+// none), unless that is the deadline c has already.
+func (c *conn) setDeadline(t time.Time) error {
+	if t.Equal(c.deadline) {
+		return nil
+	}
+	c.deadline = t
+	return c.nc.SetDeadline(t)
 }
 
 // longAgo is a deadline that has passed.
@@ -300,6 +316,9 @@ func (c *conn) alive() bool {
 		return true
 	}
 	c.isAlive = false
+	if !c.deadline.IsZero() && c.setDeadline(time.Time{}) != nil {
+		return false // the last call's deadline would fail the check
+	}
 	if err := c.rc.Read(c.checkFn); err != nil {
 		return false
 	}
@@ -526,7 +545,7 @@ const smallBody = 8 << 10
 
 // doFast sends a call over the pool; ok is false when it must go through
 // net/http instead (a client header net/http would refuse).
-func (u *Upstream) doFast(ctx context.Context, t *target, body []byte, in ClientHeader) (resp *Response, ok bool, err error) {
+func (u *Upstream) doFast(ctx context.Context, deadline time.Time, t *target, body []byte, in ClientHeader) (resp *Response, ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, true, u.classify(ctx, err)
 	}
@@ -544,11 +563,15 @@ func (u *Upstream) doFast(ctx context.Context, t *target, body []byte, in Client
 		rb.b = append(rb.b, body...)
 		body = nil
 	}
-	c, err := t.hp.get(ctx)
+	c, err := t.hp.get(ctx, deadline)
 	if err != nil {
 		return nil, true, u.classify(ctx, err)
 	}
 	for retried := false; ; retried = true {
+		if err := c.setDeadline(deadline); err != nil {
+			c.close()
+			return nil, true, u.classify(ctx, err)
+		}
 		resp, err := c.roundTrip(ctx, rb, body)
 		if err == nil {
 			return resp, true, nil
@@ -557,7 +580,7 @@ func (u *Upstream) doFast(ctx context.Context, t *target, body []byte, in Client
 		// timed it out as idle): send again once on a new connection, as
 		// net/http does.
 		if !retried && c.reused && c.nread == 0 && ctx.Err() == nil && closedEarly(err) {
-			if c, err = t.hp.dial(ctx); err != nil {
+			if c, err = t.hp.dial(ctx, deadline); err != nil {
 				return nil, true, u.classify(ctx, err)
 			}
 			continue
@@ -859,7 +882,7 @@ const drainBytes = 64 << 10
 func (b *fastBody) drain() {
 	c := b.c
 	ok := false
-	if c.nc.SetReadDeadline(time.Now().Add(c.hp.p.drainWait)) == nil {
+	if c.setDeadline(time.Now().Add(c.hp.p.drainWait)) == nil {
 		var buf [2048]byte
 		for n := 0; n <= drainBytes; {
 			k, err := b.rs.Read(buf[:])
@@ -869,7 +892,7 @@ func (b *fastBody) drain() {
 				break
 			}
 		}
-		ok = ok && c.nc.SetReadDeadline(time.Time{}) == nil
+		ok = ok && c.setDeadline(time.Time{}) == nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

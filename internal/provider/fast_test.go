@@ -881,7 +881,7 @@ func TestConnAlive(t *testing.T) {
 	hp := p.host(false, strings.TrimPrefix(base, "http://"), "127.0.0.1")
 	var cs []*conn
 	for range 4 {
-		c, err := hp.dial(context.Background())
+		c, err := hp.dial(context.Background(), time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}

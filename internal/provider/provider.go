@@ -222,13 +222,27 @@ func (u *Upstream) NewRequest(ctx context.Context, ep Endpoint, body []byte, in 
 // (and, for Ollama, how to start it); a deadline is KindTimeout; the client
 // going away is KindClientGone. ctx governs the whole call, body included.
 func (u *Upstream) Do(ctx context.Context, ep Endpoint, body []byte, in ClientHeader) (*Response, error) {
+	dl, _ := ctx.Deadline()
+	return u.DoBy(ctx, dl, ep, body, in)
+}
+
+// DoBy is Do bounded by deadline (zero: none) besides ctx: the whole call,
+// body included, fails with a timeout once it passes. The fast path puts
+// the deadline on the connection instead of on a context, which would cost
+// a timer and three allocations per call.
+func (u *Upstream) DoBy(ctx context.Context, deadline time.Time, ep Endpoint, body []byte, in ClientHeader) (*Response, error) {
 	if t := u.fastTarget(ep); t != nil {
-		if resp, ok, err := u.doFast(ctx, t, body, in); ok {
+		if resp, ok, err := u.doFast(ctx, deadline, t, body, in); ok {
 			return resp, err
 		}
 	}
+	var cancel context.CancelFunc = func() {}
+	if !deadline.IsZero() {
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+	}
 	req, err := u.NewRequest(ctx, ep, body, in)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	client := u.Client
@@ -237,9 +251,24 @@ func (u *Upstream) Do(ctx context.Context, ep Endpoint, body []byte, in ClientHe
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, u.classify(ctx, err)
+		err = u.classify(ctx, err)
+		cancel()
+		return nil, err
 	}
-	return &Response{StatusCode: resp.StatusCode, Body: resp.Body, ContentLength: resp.ContentLength, header: resp.Header, status: resp.Status}, nil
+	return &Response{StatusCode: resp.StatusCode, Body: cancelOnClose{resp.Body, cancel}, ContentLength: resp.ContentLength,
+		header: resp.Header, status: resp.Status}, nil
+}
+
+// cancelOnClose ends a call's context with its body.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 func (u *Upstream) classify(ctx context.Context, err error) *llm.Error {

@@ -107,6 +107,8 @@ type call struct {
 	warnedTools bool
 	// firstByte stops the stream_timeout timer of the current attempt.
 	firstByte func() bool
+	// deadline ends the current attempt (its deployment's timeout).
+	deadline time.Time
 }
 
 // readBody is the request's body, or the error for one over MaxBodyBytes
@@ -233,8 +235,9 @@ func (c *call) attempt(ctx context.Context, t *router.Try) (bool, error) {
 	if timeout <= 0 {
 		timeout = c.s.opts.RequestTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The attempt's timeout bounds its upstream call, which puts it on the
+	// connection (no context and timer per attempt).
+	c.deadline = began.Add(timeout)
 	c.firstByte = noFirstByteTimer
 	if c.stream {
 		st := d.Cfg.StreamTimeout
@@ -259,7 +262,7 @@ func (c *call) attempt(ctx context.Context, t *router.Try) (bool, error) {
 // send posts body to d's chat endpoint and returns a 2xx response, or the
 // upstream's error classified by its dialect.
 func (c *call) send(ctx context.Context, d *router.Deployment, ep provider.Endpoint, body []byte) (*provider.Response, error) {
-	resp, err := d.Upstream.Do(ctx, ep, body, c.r)
+	resp, err := d.Upstream.DoBy(ctx, c.deadline, ep, body, c.r)
 	if err != nil {
 		return nil, err
 	}

@@ -59,9 +59,8 @@ func (c *call) embedAttempt(ctx context.Context, t *router.Try) (bool, error) {
 	if timeout <= 0 {
 		timeout = c.s.opts.RequestTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	began := time.Now()
+	c.deadline = began.Add(timeout)
 	defer func() { c.info.upstreamTime += time.Since(began) }()
 	switch d.Dialect() {
 	case llm.DialectOpenAI:
