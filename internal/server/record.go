@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"time"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -123,7 +124,10 @@ func (info *reqInfo) noteOutputEvent(data []byte) {
 	if i < 0 {
 		return
 	}
-	if v := gjson.ParseBytes(data[i+len(key)-1:]); v.Type == gjson.String {
+	// Parsed in place (ParseBytes would copy the rest of the event); Str
+	// is copied into outText at once.
+	rest := data[i+len(key)-1:]
+	if v := gjson.Parse(unsafe.String(unsafe.SliceData(rest), len(rest))); v.Type == gjson.String {
 		info.outText.WriteString(v.Str)
 	}
 }

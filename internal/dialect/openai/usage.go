@@ -2,6 +2,7 @@ package openai
 
 import (
 	"bytes"
+	"unsafe"
 
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/tidwall/gjson"
@@ -58,7 +59,9 @@ func (t *usageTracker) ObserveEvent(data []byte) {
 	// only match a key); a spaced "usage" : falls back to a path lookup.
 	var v gjson.Result
 	if i := bytes.LastIndex(data, usageKeyColon); i >= 0 {
-		v = gjson.ParseBytes(data[i+len(usageKeyColon):])
+		// Parsed in place: only numbers are read from it.
+		rest := data[i+len(usageKeyColon):]
+		v = gjson.Parse(unsafe.String(unsafe.SliceData(rest), len(rest)))
 	} else if bytes.Contains(data, usageKey) {
 		v = gjson.GetBytes(data, "usage")
 	}
