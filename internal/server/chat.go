@@ -398,8 +398,13 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 			switch {
 			case len(t) == 0:
 				// A blank line dispatches the event.
+				// Only events that name "usage" carry it (OpenAI's last
+				// chunks, Anthropic's message_start and message_delta).
+				hasUsage := bytes.Contains(data, usageKey)
 				if len(data) > 0 {
-					tracker.ObserveEvent(data)
+					if hasUsage {
+						tracker.ObserveEvent(data)
+					}
 					c.info.noteOutputEvent(data)
 				}
 				if bytes.Equal(data, doneData) || string(name) == "message_stop" {
@@ -409,7 +414,7 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 						c.recordNow()
 					}
 				}
-				if len(ev) > len(line) && !(dropUsageChunk && isUsageOnlyChunk(data)) {
+				if len(ev) > len(line) && !(dropUsageChunk && hasUsage && isUsageOnlyChunk(data)) {
 					if !committed {
 						c.firstByte()
 						c.try.FirstByte()
@@ -532,10 +537,11 @@ func readLine(br *bufio.Reader, buf []byte) ([]byte, error) {
 	}
 }
 
+var usageKey = []byte(`"usage"`)
+
+// isUsageOnlyChunk reports an OpenAI chunk with usage and no choices (the
+// caller saw "usage" in it).
 func isUsageOnlyChunk(data []byte) bool {
-	if !bytes.Contains(data, []byte(`"usage"`)) {
-		return false
-	}
 	ch := gjson.GetBytes(data, "choices")
 	return ch.IsArray() && len(ch.Array()) == 0
 }

@@ -214,9 +214,22 @@ func TestUsageTracker(t *testing.T) {
 	if !ok || u != want {
 		t.Errorf("Usage = %+v %v, want %+v", u, ok, want)
 	}
-	tb := Codec{}.NewUsageTracker()
-	tb.ObserveBody([]byte(`{"id":"x","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":7,"completion_tokens":3}}`))
-	if u, ok := tb.Usage(); !ok || u != (llm.Usage{InputTokens: 7, OutputTokens: 3}) {
-		t.Errorf("body Usage = %+v %v", u, ok)
+	for _, tc := range []struct {
+		name, body string
+		want       llm.Usage
+	}{
+		{"body", `{"id":"x","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":7,"completion_tokens":3}}`,
+			llm.Usage{InputTokens: 7, OutputTokens: 3}},
+		{"spaced key", `{"id":"x","usage" : {"prompt_tokens":5,"completion_tokens":1}}`, llm.Usage{InputTokens: 5, OutputTokens: 1}},
+		{"the last one counts", `{"x":{"usage":{"prompt_tokens":1}},"usage":{"prompt_tokens":9,"completion_tokens":2}}`,
+			llm.Usage{InputTokens: 9, OutputTokens: 2}},
+		{"spaces after the colon", `{"usage": {"prompt_tokens": 4, "prompt_tokens_details": {"cached_tokens": 3, "cache_write_tokens": 1}}}`,
+			llm.Usage{InputTokens: 0, CacheReadTokens: 3, CacheWriteTokens: 1}},
+	} {
+		tb := Codec{}.NewUsageTracker()
+		tb.ObserveBody([]byte(tc.body))
+		if u, ok := tb.Usage(); !ok || u != tc.want {
+			t.Errorf("%s: Usage = %+v %v, want %+v", tc.name, u, ok, tc.want)
+		}
 	}
 }

@@ -57,8 +57,12 @@ func (t *usageTracker) ObserveEvent(data []byte) {
 	// The value after the last "usage": key (replies and chunks carry it
 	// last, and inside a JSON string every quote is escaped, so these bytes
 	// only match a key); a spaced "usage" : falls back to a path lookup.
+	i := bytes.Index(data, usageKeyColon) // most chunks have none: the quick test first
+	if i >= 0 {
+		i += bytes.LastIndex(data[i+1:], usageKeyColon) + 1
+	}
 	var v gjson.Result
-	if i := bytes.LastIndex(data, usageKeyColon); i >= 0 {
+	if i >= 0 {
 		// Parsed in place: only numbers are read from it.
 		rest := data[i+len(usageKeyColon):]
 		v = gjson.Parse(unsafe.String(unsafe.SliceData(rest), len(rest)))
