@@ -244,7 +244,9 @@ func (c *call) attempt(ctx context.Context, t *router.Try) (bool, error) {
 		if st <= 0 {
 			st = c.s.opts.StreamTimeout
 		}
-		if st > 0 {
+		// A stream_timeout no shorter than the timeout (its default) adds
+		// nothing to the attempt's deadline.
+		if st > 0 && st < timeout {
 			var cancelCause context.CancelCauseFunc
 			ctx, cancelCause = context.WithCancelCause(ctx)
 			defer cancelCause(nil)
