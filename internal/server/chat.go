@@ -218,7 +218,7 @@ func (c *call) attempt(ctx context.Context, t *router.Try) (bool, error) {
 		d, upModel = nd, name
 	}
 	c.try = t
-	c.info.hasUsage, c.info.usage = false, llm.Usage{}
+	c.info.hasUsage, c.info.usage, c.info.priced = false, llm.Usage{}, false
 	c.info.outText.Reset()
 	c.numCtxSent = 0
 	c.info.upstreamModel = upModel
@@ -766,6 +766,7 @@ func (c *call) keepResponse(b []byte) {
 	}
 	if c.s.opts.Price != nil && c.info.hasUsage {
 		cost := c.s.opts.Price(c.info.dep, c.info.upstreamModel, c.info.usage)
+		c.info.cost, c.info.priced = cost, true
 		var b [32]byte
 		c.w.Header().SetBytesV("X-Litellm-Response-Cost", strconv.AppendFloat(b[:0], cost, 'g', -1, 64))
 	}

@@ -52,6 +52,9 @@ type reqInfo struct {
 	recorded bool
 	usage    llm.Usage
 	hasUsage bool
+	// cost is what usage cost, when priced is set (for the reply's header).
+	cost   float64
+	priced bool
 	ttfb     time.Duration
 	err      error
 }

@@ -70,7 +70,11 @@ func (s *Server) finish(info *reqInfo, status int) {
 	}
 	rec.UsageEstimated = rec.Usage.Estimated
 	if info.dep != nil && s.opts.Price != nil {
-		rec.Cost = s.opts.Price(info.dep, info.upstreamModel, rec.Usage)
+		if info.priced && info.hasUsage {
+			rec.Cost = info.cost // the reply's cost header was priced from the same usage
+		} else {
+			rec.Cost = s.opts.Price(info.dep, info.upstreamModel, rec.Usage)
+		}
 	}
 	rec.Status = record.StatusSuccess
 	if info.err != nil || status >= 400 {
