@@ -281,24 +281,86 @@ type conn struct {
 	watchMu    sync.Mutex
 	stopping   bool
 	// cancel cancels the context of the request in flight (nil between
-	// requests); the watcher and Close call it.
-	cancelMu sync.Mutex
-	cancel   context.CancelCauseFunc
+	// requests); the watcher and Close call it, and then onCancel, the
+	// function registered with the context's OnCancel (one at a time).
+	cancelMu   sync.Mutex
+	cancel     context.CancelCauseFunc
+	canceled   bool
+	onCancel   func()
+	onCancelID uint64
+	gen        uint64 // counts requests: a context of an earlier one registers nothing
 }
 
-// cancelRequest cancels the context of the request in flight, if any.
+// cancelRequest cancels the context of the request in flight, if any, and
+// runs what was registered to run then.
 func (c *conn) cancelRequest(cause error) {
 	c.cancelMu.Lock()
 	if c.cancel != nil {
 		c.cancel(cause)
+		c.canceled = true
 	}
+	f := c.onCancel
+	c.onCancel = nil
 	c.cancelMu.Unlock()
+	if f != nil {
+		f()
+	}
 }
 
-func (c *conn) setCancel(f context.CancelCauseFunc) {
+// setCancel starts (f set) or ends (nil) the context of a request; it
+// returns the request's generation.
+func (c *conn) setCancel(f context.CancelCauseFunc) uint64 {
 	c.cancelMu.Lock()
-	c.cancel = f
+	defer c.cancelMu.Unlock()
+	c.cancel, c.canceled, c.onCancel = f, false, nil
+	c.gen++
+	return c.gen
+}
+
+// reqCtx is a request's context: its cancel context, plus a way to run a
+// function when it is canceled that costs none of context.AfterFunc's
+// allocations and bookkeeping (the upstream client aborts its call with
+// it). Derived contexts find the cancel context inside as usual.
+type reqCtx struct {
+	context.Context
+	c   *conn
+	gen uint64
+}
+
+// OnCancel makes f run when the request's context is canceled by the
+// server (the client went away, or Close); ok is false when a function is
+// registered already (the caller then uses context.AfterFunc). If the
+// context is canceled already, f runs at once.
+func (x *reqCtx) OnCancel(f func()) (id uint64, ok bool) {
+	c := x.c
+	c.cancelMu.Lock()
+	if c.onCancel != nil || c.gen != x.gen {
+		c.cancelMu.Unlock()
+		return 0, false
+	}
+	c.onCancelID++
+	id = c.onCancelID
+	if c.canceled {
+		c.cancelMu.Unlock()
+		f()
+		return id, true
+	}
+	c.onCancel = f
 	c.cancelMu.Unlock()
+	return id, true
+}
+
+// StopOnCancel unregisters what OnCancel registered as id; false when it
+// has run (or is running).
+func (x *reqCtx) StopOnCancel(id uint64) bool {
+	c := x.c
+	c.cancelMu.Lock()
+	defer c.cancelMu.Unlock()
+	if c.onCancel == nil || c.onCancelID != id || c.gen != x.gen {
+		return false
+	}
+	c.onCancel = nil
+	return true
 }
 
 func (s *Server) newConn(nc net.Conn) *conn {
@@ -461,9 +523,10 @@ func (c *conn) handle(bodyErr error) bool {
 	s := c.s
 	req := &c.req
 	ctx, cancel := context.WithCancelCause(context.Background())
-	c.setCancel(cancel)
+	// Its own value: goroutines may hold a request's context past it.
+	rctx := &reqCtx{Context: ctx, c: c, gen: c.setCancel(cancel)}
 	r := &c.r
-	r.set(req, c.remote, ctx)
+	r.set(req, c.remote, rctx)
 	r.BodyErr = bodyErr
 	w := &c.w
 	w.reset(c.bw, r.Method == http.MethodHead, !req.Header.IsHTTP11())

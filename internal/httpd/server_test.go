@@ -595,3 +595,70 @@ func TestAddLine(t *testing.T) {
 		body(t, resp)
 	}
 }
+
+func TestOnCancel(t *testing.T) {
+	type hook interface {
+		OnCancel(f func()) (uint64, bool)
+		StopOnCancel(uint64) bool
+	}
+	got := make(chan string, 8)
+	_, addr := start(t, func(w *Response, r *Request) {
+		h, ok := r.Context().(hook)
+		if !ok {
+			got <- "no hook"
+			return
+		}
+		switch r.Path {
+		case "/stopped":
+			id, ok := h.OnCancel(func() { got <- "stopped ran" })
+			if !ok || !h.StopOnCancel(id) {
+				got <- "could not stop"
+			}
+			if _, ok := h.OnCancel(func() { got <- "second ran" }); !ok {
+				got <- "no second"
+			}
+			if _, ok := h.OnCancel(func() {}); ok {
+				got <- "two at once"
+			}
+			got <- "stopped done"
+		case "/gone":
+			id, _ := h.OnCancel(func() { got <- "gone ran" })
+			<-r.Context().Done()
+			time.Sleep(10 * time.Millisecond)
+			if h.StopOnCancel(id) {
+				got <- "stopped after it ran"
+			}
+			if _, ok := h.OnCancel(func() { got <- "late ran" }); !ok {
+				got <- "no late"
+			}
+			got <- "gone done"
+		}
+	})
+	rc := dial(t, addr)
+	rc.send("GET /stopped HTTP/1.1\r\nHost: a\r\n\r\n")
+	body(t, rc.read("GET"))
+	for _, want := range []string{"stopped done"} {
+		if g := <-got; g != want {
+			t.Fatalf("got %q, want %q", g, want)
+		}
+	}
+	rc = dial(t, addr)
+	rc.send("GET /gone HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(50 * time.Millisecond)
+	rc.c.Close()
+	for _, want := range []string{"gone ran", "late ran", "gone done"} {
+		select {
+		case g := <-got:
+			if g != want {
+				t.Fatalf("got %q, want %q", g, want)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("waiting for %q", want)
+		}
+	}
+	select {
+	case g := <-got:
+		t.Fatalf("unexpected %q (a registration ran after the request ended?)", g)
+	case <-time.After(50 * time.Millisecond):
+	}
+}

@@ -599,7 +599,7 @@ func closedEarly(err error) bool {
 // closed.
 func (c *conn) roundTrip(ctx context.Context, rb *reqBuf, body []byte) (*Response, error) {
 	c.nread, c.rerr = 0, nil
-	stop := context.AfterFunc(ctx, c.abortFn)
+	stop := watchCancel(ctx, c.abortFn)
 	var err error
 	if body == nil {
 		_, err = c.nc.Write(rb.b)
@@ -640,7 +640,7 @@ func (c *conn) roundTrip(ctx context.Context, rb *reqBuf, body []byte) (*Respons
 		}
 	}
 	if err != nil {
-		stop()
+		stop.Stop()
 		c.close()
 		if fr != nil {
 			fasthttp.ReleaseResponse(fr)
@@ -702,6 +702,37 @@ func (c *conn) mapErr(ctx context.Context, err error, head bool) error {
 	return c.rerr
 }
 
+// cancelHook is a context that runs a function when it is canceled,
+// cheaper than context.AfterFunc: the server's request context is one.
+type cancelHook interface {
+	OnCancel(f func()) (id uint64, ok bool)
+	StopOnCancel(id uint64) bool
+}
+
+// cancelWatch runs a call's abort when the call's context ends.
+type cancelWatch struct {
+	hook cancelHook
+	id   uint64
+	stop func() bool // context.AfterFunc's, when the context is no hook
+}
+
+func watchCancel(ctx context.Context, f func()) cancelWatch {
+	if h, ok := ctx.(cancelHook); ok {
+		if id, ok := h.OnCancel(f); ok {
+			return cancelWatch{hook: h, id: id}
+		}
+	}
+	return cancelWatch{stop: context.AfterFunc(ctx, f)}
+}
+
+// Stop unregisters the abort; false when it ran (or runs) already.
+func (w cancelWatch) Stop() bool {
+	if w.hook != nil {
+		return w.hook.StopOnCancel(w.id)
+	}
+	return w.stop()
+}
+
 // fastResponse holds a Response and its body in one allocation.
 type fastResponse struct {
 	resp Response
@@ -745,7 +776,7 @@ type fastBody struct {
 	c    *conn
 	fr   *fasthttp.Response
 	rs   io.Reader
-	stop func() bool
+	stop cancelWatch
 	clen int
 	n    int
 	keep bool
@@ -820,11 +851,11 @@ func (b *fastBody) finish(ok bool) {
 	}
 	c := b.c
 	b.c = nil
-	if ok && b.keep && b.stop() {
+	if ok && b.keep && b.stop.Stop() {
 		c.hp.put(c)
 		return
 	}
-	b.stop()
+	b.stop.Stop()
 	c.close()
 }
 
@@ -863,7 +894,7 @@ func (b *fastBody) Close() error {
 // closed. The caller's context no longer reaches it.
 func (b *fastBody) closeDrained() error {
 	b.mu.Lock()
-	if b.closed || b.done || b.reading || !b.keep || b.rs == nil || !b.stop() {
+	if b.closed || b.done || b.reading || !b.keep || b.rs == nil || !b.stop.Stop() {
 		b.mu.Unlock()
 		return b.Close()
 	}
