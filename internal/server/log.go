@@ -55,8 +55,8 @@ type reqInfo struct {
 	// cost is what usage cost, when priced is set (for the reply's header).
 	cost   float64
 	priced bool
-	ttfb     time.Duration
-	err      error
+	ttfb   time.Duration
+	err    error
 }
 
 // logRequest writes one line per request at info: no prompt text, no key.
