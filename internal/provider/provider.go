@@ -58,6 +58,11 @@ type Response struct {
 	fast   *fastBody
 }
 
+// BodySent reports that the call is done with the request body it was
+// given: the fast path has written it whole when the response comes, while
+// net/http may still be writing it.
+func (r *Response) BodySent() bool { return r.fast != nil }
+
 // CloseAfterEnd closes the body of a caller that has read all it needs
 // (a stream's end marker, when the body's own end is still to come): the
 // rest is read in the background, for at most a second and 64 KiB, and

@@ -35,6 +35,18 @@ const maxErrorBody = 1 << 20
 // maxReplyBody bounds a non-streamed upstream reply.
 const maxReplyBody = 64 << 20
 
+// bodyBuf holds an outbound request body until its call is sent.
+type bodyBuf struct{ b []byte }
+
+var bodyBufs = sync.Pool{New: func() any { return new(bodyBuf) }}
+
+func (ob *bodyBuf) put() {
+	if cap(ob.b) <= 256<<10 {
+		ob.b = ob.b[:0]
+		bodyBufs.Put(ob)
+	}
+}
+
 // replyBuf holds a non-streamed reply while it is relayed or decoded.
 type replyBuf struct{ b []byte }
 
@@ -330,7 +342,16 @@ func (c *call) setUsage(u llm.Usage, ok bool) {
 // passthrough forwards the client's body with only `model` rewritten and
 // relays the reply's bytes, reading usage on the way.
 func (c *call) passthrough(ctx context.Context, d *router.Deployment, upModel string) (bool, error) {
-	body := withModel(c.body, c.bi.model, upModel)
+	// Usage is asked for so spend can be counted; the usage-only chunk is
+	// then kept from a client that did not ask for it.
+	injected := c.client == llm.DialectOpenAI && c.stream && !c.bi.includeUsage
+	extra := ""
+	if injected && !c.bi.streamOptions {
+		extra = `,"stream_options":{"include_usage":true}`
+	}
+	ob := bodyBufs.Get().(*bodyBuf)
+	body := rewriteBody(ob.b, c.body, c.bi.model, upModel, extra)
+	ob.b = body
 	for _, f := range c.bi.gateway {
 		body, _ = sjson.DeleteBytes(body, f)
 	}
@@ -339,16 +360,15 @@ func (c *call) passthrough(ctx context.Context, d *router.Deployment, upModel st
 			body, _ = sjson.SetRawBytes(body, k, v)
 		}
 	}
-	injected := false
-	if c.client == llm.DialectOpenAI && c.stream && !c.bi.includeUsage {
-		// Usage is asked for so spend can be counted; the usage-only chunk is
-		// then kept from a client that did not ask for it.
+	if injected && c.bi.streamOptions {
 		body, _ = sjson.SetBytes(body, "stream_options.include_usage", true)
-		injected = true
 	}
 	resp, err := c.send(ctx, d, provider.EndpointChat, body)
 	if err != nil {
 		return false, err
+	}
+	if resp.BodySent() {
+		ob.put() // else net/http may be writing it still: left to the collector
 	}
 	defer resp.Body.Close()
 	tracker := c.s.trackers[d.Dialect()]()

@@ -10,6 +10,7 @@ import (
 	"github.com/switchyard/switchyard/internal/httpd"
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/logging"
+	"github.com/switchyard/switchyard/internal/record"
 	"github.com/switchyard/switchyard/internal/router"
 )
 
@@ -52,6 +53,8 @@ type reqInfo struct {
 	recorded bool
 	usage    llm.Usage
 	hasUsage bool
+	// rec is the call's record, made once by finish.
+	rec record.Record
 	// cost is what usage cost, when priced is set (for the reply's header).
 	cost   float64
 	priced bool

@@ -35,7 +35,9 @@ func (s *Server) finish(info *reqInfo, status int) {
 	}
 	info.recorded = true
 	end := time.Now()
-	rec := &record.Record{
+	// In the request's info: one allocation less per request.
+	rec := &info.rec
+	*rec = record.Record{
 		ID:              info.reqID,
 		StartTime:       info.start,
 		EndTime:         end,

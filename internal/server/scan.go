@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -22,8 +24,9 @@ type bodyInfo struct {
 	gateway []string
 	// body is what was scanned.
 	body []byte
-	// includeUsage is stream_options.include_usage.
-	includeUsage bool
+	// includeUsage is stream_options.include_usage; streamOptions says the
+	// body has stream_options at all.
+	includeUsage, streamOptions bool
 	// user is "user", else metadata.user_id; tags are metadata.tags + tags.
 	user string
 	tags []string
@@ -67,6 +70,7 @@ func scanBody(body []byte) bodyInfo {
 		case "content_policy_fallbacks":
 			bi.cpFallbacks = names(v)
 		case "stream_options":
+			bi.streamOptions = true
 			bi.includeUsage = v.Get("include_usage").Bool()
 		case "user":
 			bi.user = v.Str
@@ -113,17 +117,33 @@ func names(v gjson.Result) []string {
 // withModel returns body with the top-level model value replaced by model,
 // spliced at the offset the scan found (one copy, no re-parse).
 func withModel(body []byte, at gjson.Result, model string) []byte {
-	if at.Index <= 0 || at.Index+len(at.Raw) > len(body) {
+	return rewriteBody(nil, body, at, model, "")
+}
+
+// rewriteBody appends to dst the body with the top-level model value
+// replaced by model, spliced at the offset the scan found, and extra
+// (members with a leading comma, or "") added before the object's closing
+// brace: one copy, no re-parse.
+func rewriteBody(dst, body []byte, at gjson.Result, model, extra string) []byte {
+	end := bytes.LastIndexByte(body, '}')
+	if at.Index <= 0 || at.Index+len(at.Raw) > end {
 		out, err := setModel(body, model)
 		if err != nil {
 			return body
 		}
+		if extra != "" {
+			if e := bytes.LastIndexByte(out, '}'); e > 0 {
+				out = append(out[:e:e], extra+string(out[e:])...)
+			}
+		}
 		return out
 	}
-	out := make([]byte, 0, len(body)+len(model)+2-len(at.Raw))
-	out = append(out, body[:at.Index]...)
-	out = appendJSONString(out, model)
-	return append(out, body[at.Index+len(at.Raw):]...)
+	dst = slices.Grow(dst[:0], len(body)+len(model)+len(extra)+2-len(at.Raw))
+	dst = append(dst, body[:at.Index]...)
+	dst = appendJSONString(dst, model)
+	dst = append(dst, body[at.Index+len(at.Raw):end]...)
+	dst = append(dst, extra...)
+	return append(dst, body[end:]...)
 }
 
 // appendJSONString appends s as a JSON string, as encoding/json writes it.

@@ -30,17 +30,30 @@ func TestScanBodyAndWithModel(t *testing.T) {
 			for _, model := range []string{"up/m:7b", `we"ird\` + "\n\x01é"} {
 				got := withModel([]byte(tc.body), bi.model, model)
 				want, _ := sjson.SetBytes([]byte(tc.body), "model", model)
-				var g, w any
-				if json.Unmarshal(got, &g) != nil || json.Unmarshal(want, &w) != nil {
-					t.Fatalf("invalid JSON: %s", got)
+				sameJSON(t, got, want)
+				if bi.streamOptions {
+					continue
 				}
-				gb, _ := json.Marshal(g)
-				wb, _ := json.Marshal(w)
-				if string(gb) != string(wb) {
-					t.Fatalf("withModel %s, want %s", got, want)
-				}
+				// With the usage request the stream pass-through adds.
+				got = rewriteBody(make([]byte, 3), []byte(tc.body+"\n "), bi.model, model, `,"stream_options":{"include_usage":true}`)
+				want, _ = sjson.SetBytes(want, "stream_options.include_usage", true)
+				sameJSON(t, got, want)
 			}
 		})
+	}
+}
+
+// sameJSON fails unless got and want are the same JSON value.
+func sameJSON(t *testing.T, got, want []byte) {
+	t.Helper()
+	var g, w any
+	if json.Unmarshal(got, &g) != nil || json.Unmarshal(want, &w) != nil {
+		t.Fatalf("invalid JSON: %s", got)
+	}
+	gb, _ := json.Marshal(g)
+	wb, _ := json.Marshal(w)
+	if string(gb) != string(wb) {
+		t.Fatalf("rewritten %s, want %s", got, want)
 	}
 }
 
@@ -62,6 +75,20 @@ func FuzzScanBody(f *testing.F) {
 		var v map[string]any
 		if json.Unmarshal(out, &v) == nil && v["model"] != "m" {
 			t.Fatalf("model not rewritten: %s", out)
+		}
+		if bi.streamOptions {
+			return
+		}
+		out = rewriteBody(nil, []byte(body), bi.model, "m", `,"stream_options":{"include_usage":true}`)
+		v = nil
+		if err := json.Unmarshal(out, &v); err != nil {
+			if json.Unmarshal([]byte(body), &v) == nil {
+				t.Fatalf("rewriteBody made invalid JSON from %q: %q", body, out)
+			}
+			return // a top level that is no object
+		}
+		if so, _ := v["stream_options"].(map[string]any); v["model"] != "m" || so["include_usage"] != true {
+			t.Fatalf("not rewritten: %s", out)
 		}
 	})
 }
