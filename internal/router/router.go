@@ -23,6 +23,13 @@ type Deployment struct {
 	Cfg      config.Deployment
 	Upstream *provider.Upstream
 	inFlight atomic.Int64
+	// Which state the router keeps for d, set by New: only what a limit,
+	// the strategy or a cooldown rule reads (requests for rpm and
+	// usage-based routing, tokens for tpm and usage-based routing, the
+	// in-flight slot for max_parallel_requests and least-busy, successes
+	// for the rule of a group's only deployment). Failures and cooldowns
+	// are always kept.
+	keepRequests, keepTokens, keepInFlight, keepSuccesses bool
 }
 
 // ID is the deployment's stable id.
@@ -269,6 +276,19 @@ func New(deps []*Deployment, aliases map[string]config.Alias, opts Options) *Rou
 	}
 	for _, g := range r.aliasGroups {
 		g.setIDs()
+	}
+	usage := opts.Strategy == config.StrategyUsageBased || opts.Strategy == config.StrategyUsageBasedV2
+	for _, d := range deps {
+		d.keepRequests = usage || d.Cfg.RPM > 0
+		d.keepTokens = usage || d.Cfg.TPM > 0
+		d.keepInFlight = opts.Strategy == config.StrategyLeastBusy || d.Cfg.MaxParallelRequests > 0
+	}
+	for _, gs := range []map[string]*Group{r.groups, r.aliasGroups} {
+		for _, g := range gs {
+			if len(g.Deployments) == 1 && !opts.DisableCooldowns {
+				g.Deployments[0].keepSuccesses = true
+			}
+		}
 	}
 	// The most specific pattern wins: longest literal part first; "*" last.
 	sort.SliceStable(r.patterns, func(i, j int) bool {

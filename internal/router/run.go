@@ -380,8 +380,11 @@ func (r *Router) choose(ctx context.Context, cands []cand, strat strategy, req R
 	for len(cands) > 0 {
 		i := strat(r, cands, req.Stream)
 		d := cands[i].d
-		held, ok := r.acquire(ctx, d)
-		if ok && r.countRequest(ctx, d, minute) {
+		held, ok := false, true
+		if d.keepInFlight {
+			held, ok = r.acquire(ctx, d)
+		}
+		if ok && (!d.keepRequests || r.countRequest(ctx, d, minute)) {
 			return d, held, nil
 		}
 		if ok && held {
@@ -488,13 +491,15 @@ func (r *Router) settle(ctx context.Context, g *Group, d *Deployment, t *Try, he
 	}
 	now := r.now()
 	minute := now.Unix() / 60
-	if n := t.tokens.Load(); n > 0 {
+	if n := t.tokens.Load(); n > 0 && d.keepTokens {
 		_, _ = r.add(ctx, d, CounterTokens, minute, n)
 	}
 	elapsed := now.Sub(t.start)
 	if err == nil {
 		r.setHealth(d, 0)
-		_, _ = r.add(ctx, d, CounterSuccesses, minute, 1)
+		if d.keepSuccesses {
+			_, _ = r.add(ctx, d, CounterSuccesses, minute, 1)
+		}
 		if ttft := t.ttft.Load(); ttft > 0 {
 			r.observe(ctx, d, SampleTTFT, Sample{At: now, D: time.Duration(ttft)})
 		} else {
