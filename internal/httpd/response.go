@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 )
@@ -85,9 +86,11 @@ func (w *Response) AddLine(key, value string) {
 	w.lines = append(w.lines, ": "...)
 	n := len(w.lines)
 	w.lines = append(w.lines, value...)
-	for i := n; i < len(w.lines); i++ {
-		if c := w.lines[i]; c == '\r' || c == '\n' {
-			w.lines[i] = ' '
+	if strings.ContainsAny(value, "\r\n") {
+		for i := n; i < len(w.lines); i++ {
+			if c := w.lines[i]; c == '\r' || c == '\n' {
+				w.lines[i] = ' '
+			}
 		}
 	}
 	w.lines = append(w.lines, "\r\n"...)

@@ -81,9 +81,12 @@ type Record struct {
 // the spend log's unique index on the id grows at its end: with random ids
 // nearly every inserted row dirties (and a large table first reads) a
 // different index page.
-func NewID(prefix string) string {
+func NewID(prefix string) string { return NewIDAt(prefix, time.Now()) }
+
+// NewIDAt is NewID for a call that began at t.
+func NewIDAt(prefix string, t time.Time) string {
 	var b [16]byte
-	ms := uint64(time.Now().UnixMilli())
+	ms := uint64(t.UnixMilli())
 	for i := 5; i >= 0; i-- {
 		b[i] = byte(ms)
 		ms >>= 8

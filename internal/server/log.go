@@ -53,6 +53,8 @@ type reqInfo struct {
 	recorded bool
 	usage    llm.Usage
 	hasUsage bool
+	// end is when the record was made (zero until then).
+	end time.Time
 	// rec is the call's record, made once by finish.
 	rec record.Record
 	// cost is what usage cost, when priced is set (for the reply's header).

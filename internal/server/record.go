@@ -35,6 +35,7 @@ func (s *Server) finish(info *reqInfo, status int) {
 	}
 	info.recorded = true
 	end := time.Now()
+	info.end = end
 	// In the request's info: one allocation less per request.
 	rec := &info.rec
 	*rec = record.Record{

@@ -204,12 +204,16 @@ func (s *Server) match(r *httpd.Request) (route, bool) {
 // ServeHTTPD routes, authenticates, runs the handler and renders its error.
 func (s *Server) ServeHTTPD(w *httpd.Response, r *httpd.Request) {
 	start := time.Now()
-	info := &reqInfo{reqID: newID("req_"), start: start}
+	info := &reqInfo{reqID: record.NewIDAt("req_", start), start: start}
 	w.AddLine("Request-Id", info.reqID)
 	w.AddLine("X-Request-Id", info.reqID)
 	defer func() {
 		s.finish(info, w.Status())
-		s.logRequest(r, w, info, time.Now(), start)
+		end := info.end // the record's end, if there is one
+		if end.IsZero() {
+			end = time.Now()
+		}
+		s.logRequest(r, w, info, end, start)
 	}()
 	if len(s.opts.AllowedIPs) > 0 && !s.ipAllowed(r) {
 		s.renderError(w, llm.DialectOpenAI, info.reqID, &llm.Error{Kind: llm.KindPermission,
