@@ -410,7 +410,12 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 	// does at once, so that it leaves with the response's last chunk in
 	// one write; late sends it anyway should the body stay open.
 	var late *lateFlush
-	defer func() { late.cancel() }()
+	lateUsed := false
+	stopLate := func() { // late goes back to its pool: drop the pointer
+		late.cancel()
+		late = nil
+	}
+	defer stopLate()
 	for {
 		var err error
 		line, err = readLine(br, line)
@@ -444,7 +449,7 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 						c.commit(d, "text/event-stream", http.StatusOK)
 						committed = true
 					}
-					late.cancel() // bytes after the end marker: flush as usual
+					stopLate() // bytes after the end marker: flush as usual
 					if _, werr := c.w.Write(ev); werr != nil {
 						return true, &llm.Error{Kind: llm.KindClientGone, Message: "client went away", Err: werr}
 					}
@@ -453,8 +458,8 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 					// soon as it arrived, but a burst costs one write.
 					switch {
 					case lineBuffered(br):
-					case done && late == nil:
-						late = flushLater(c.w)
+					case done && late == nil && !lateUsed:
+						late, lateUsed = flushLater(c.w), true
 					default:
 						c.flush()
 					}
@@ -476,7 +481,7 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 		if err == nil {
 			continue
 		}
-		late.cancel()
+		stopLate()
 		c.setUsage(tracker.Usage())
 		if err == io.EOF && done {
 			if committed && len(bytes.TrimSpace(ev)) > 0 {
@@ -504,7 +509,8 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 const lateFlushWait = 5 * time.Millisecond
 
 // lateFlush flushes a response after lateFlushWait unless canceled first.
-// Until then the relay does not touch the response.
+// Until then the relay does not touch the response. They are pooled with
+// their timers: one whose timer was stopped before it fired is reused.
 type lateFlush struct {
 	mu  sync.Mutex
 	off bool
@@ -512,9 +518,19 @@ type lateFlush struct {
 	t   *time.Timer
 }
 
+var lateFlushes sync.Pool
+
 func flushLater(w *httpd.Response) *lateFlush {
-	l := &lateFlush{w: w}
-	l.t = time.AfterFunc(lateFlushWait, l.fire)
+	l, _ := lateFlushes.Get().(*lateFlush)
+	if l == nil {
+		l = &lateFlush{}
+		l.t = time.AfterFunc(time.Hour, l.fire)
+		l.t.Stop()
+	}
+	l.mu.Lock()
+	l.w, l.off = w, false
+	l.mu.Unlock()
+	l.t.Reset(lateFlushWait)
 	return l
 }
 
@@ -527,15 +543,18 @@ func (l *lateFlush) fire() {
 	l.mu.Unlock()
 }
 
-// cancel stops l (nil: nothing to stop); once it returns, l never flushes.
+// cancel stops l (nil: nothing to stop); once it returns, l never flushes
+// and the caller must drop it (it may go back to the pool).
 func (l *lateFlush) cancel() {
 	if l == nil {
 		return
 	}
 	l.mu.Lock()
-	l.off = true
+	l.off, l.w = true, nil
 	l.mu.Unlock()
-	l.t.Stop()
+	if l.t.Stop() {
+		lateFlushes.Put(l) // its timer never fired: no stray fire to come
+	}
 }
 
 // relayReaders are the relay's 8 KB read buffers, reused across streams.
