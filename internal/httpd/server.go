@@ -273,6 +273,10 @@ type conn struct {
 
 	// deadline is the read deadline set on nc.
 	deadline time.Time
+	// small is the buffer of bodies up to smallBody; large the pooled one
+	// of the request in flight, if its body is larger.
+	small []byte
+	large *[]byte
 	// The watcher: armed per request with watchTimer, it runs watch on
 	// the timer's goroutine; watchDone gets a value when it returns.
 	// stopping (under watchMu) tells it to stop.
@@ -404,11 +408,19 @@ func (c *conn) close() {
 // The connection buffers are pooled; a reader's size bounds the header.
 var (
 	readers sync.Pool
-	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8<<10) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufSize) }}
+)
+
+// A connection starts with small buffers (a thousand open streams hold a
+// thousand of each); a request whose header does not fit moves its
+// connection to a reader of MaxHeaderBytes.
+const (
+	readBufSize  = 4 << 10
+	writeBufSize = 4 << 10
 )
 
 func (c *conn) reader() *bufio.Reader {
-	size := c.s.maxHeaderBytes()
+	size := min(readBufSize, c.s.maxHeaderBytes())
 	if v := readers.Get(); v != nil {
 		br := v.(*bufio.Reader)
 		if br.Size() == size {
@@ -417,6 +429,22 @@ func (c *conn) reader() *bufio.Reader {
 		}
 	}
 	return bufio.NewReaderSize(c.nc, size)
+}
+
+// growReader moves c to a reader of MaxHeaderBytes for a header that does
+// not fit the one it has; false when it has that one already. What the
+// old reader holds is read first.
+func (c *conn) growReader() bool {
+	max := c.s.maxHeaderBytes()
+	if c.br.Size() >= max {
+		return false
+	}
+	held, _ := c.br.Peek(c.br.Buffered())
+	pre := bytes.Clone(held)
+	c.br.Reset(nil)
+	readers.Put(c.br)
+	c.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(pre), c.nc), max)
+	return true
 }
 
 func (c *conn) serve() {
@@ -466,7 +494,12 @@ func (c *conn) serveOne(n int) bool {
 	}
 	req := &c.req
 	req.Reset()
-	if err := req.Header.Read(c.br); err != nil {
+	err := req.Header.Read(c.br)
+	var small *fasthttp.ErrSmallBuffer
+	if errors.As(err, &small) && c.growReader() {
+		err = req.Header.Read(c.br)
+	}
+	if err != nil {
 		c.badRequest(err)
 		return false
 	}
@@ -489,7 +522,19 @@ func (c *conn) serveOne(n int) bool {
 				return false
 			}
 		}
-		if err := req.ContinueReadBody(c.br, s.maxBodyBytes(), false); err != nil {
+		if cl > 0 {
+			// Read into a buffer of the connection's (small bodies) or the
+			// large-body pool, never fasthttp's body pool: that one sizes
+			// every new buffer by what it saw most, so after a run of large
+			// bodies each small request on a new connection would take a
+			// large buffer.
+			b := c.bodyBuf(cl)
+			if _, err := io.ReadFull(c.br, b); err != nil {
+				c.badRequest(err)
+				return false
+			}
+			req.SetBodyRaw(b)
+		} else if err := req.ContinueReadBody(c.br, s.maxBodyBytes(), false); err != nil {
 			// A chunked body that outgrew the limit (the parser dropped the
 			// header with it) or a malformed body.
 			c.badRequest(err)
@@ -500,6 +545,39 @@ func (c *conn) serveOne(n int) bool {
 		return false
 	}
 	return c.handle(bodyErr)
+}
+
+// smallBody bounds the bodies a connection reads into a buffer of its own.
+const smallBody = 16 << 10
+
+// largeBodies holds the buffers of bodies over smallBody between requests.
+var largeBodies sync.Pool
+
+// bodyBuf returns a buffer of n bytes for the request's body: the
+// connection's own for a small one, a pooled one for a large one
+// (releaseBody gives it back after the request).
+func (c *conn) bodyBuf(n int) []byte {
+	if n <= smallBody {
+		if cap(c.small) < n {
+			c.small = make([]byte, n, max(n, 512))
+		}
+		return c.small[:n]
+	}
+	if p, _ := largeBodies.Get().(*[]byte); p != nil && cap(*p) >= n {
+		c.large = p
+		return (*p)[:n]
+	}
+	b := make([]byte, n)
+	c.large = &b
+	return b
+}
+
+// releaseBody returns a large body's buffer once its request is done.
+func (c *conn) releaseBody() {
+	if c.large != nil {
+		largeBodies.Put(c.large)
+		c.large = nil
+	}
 }
 
 // setDeadline sets the read deadline, unless it is set already.
@@ -540,6 +618,7 @@ func (c *conn) handle(bodyErr error) bool {
 	c.arm()
 	ok := c.run(w, r)
 	c.disarm()
+	defer c.releaseBody() // after the response: nothing reads the body then
 	c.setCancel(nil)
 	cancel(nil)
 	if !ok {

@@ -662,3 +662,33 @@ func TestOnCancel(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 }
+
+func TestBodiesOfEverySize(t *testing.T) {
+	_, addr := start(t, echo)
+	rc := dial(t, addr)
+	for i, n := range []int{100 << 10, 10, 20 << 10, 0, smallBody, smallBody + 1, 3, 70 << 10, 5} {
+		b := strings.Repeat(string(rune('a'+i)), n)
+		rc.send(fmt.Sprintf("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s", n, b))
+		if got := body(t, rc.read("POST")); got != b {
+			t.Fatalf("body %d (%d bytes): got %d bytes %.20q", i, n, len(got), got)
+		}
+	}
+}
+
+func TestHeaderLargerThanTheFirstBuffer(t *testing.T) {
+	_, addr := start(t, echo)
+	rc := dial(t, addr)
+	big := strings.Repeat("v", 10<<10) // over the 4 KB first buffer, under the 16 KB bound
+	rc.send("POST /a HTTP/1.1\r\nHost: a\r\nAuthorization: " + big + "\r\nContent-Length: 2\r\n\r\nhiPOST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nyou")
+	resp := rc.read("POST")
+	if got := body(t, resp); got != "hi" || resp.Header.Get("X-Auth") != big {
+		t.Fatalf("big header: %q, auth %d bytes", got, len(resp.Header.Get("X-Auth")))
+	}
+	if got := body(t, rc.read("POST")); got != "you" {
+		t.Fatalf("request after it: %q", got)
+	}
+	rc.send("GET /c HTTP/1.1\r\nHost: a\r\nX-Big: " + strings.Repeat("w", 20<<10) + "\r\n\r\n")
+	if resp := rc.read("GET"); resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("over the bound: %d", resp.StatusCode)
+	}
+}

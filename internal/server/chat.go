@@ -557,8 +557,9 @@ func (l *lateFlush) cancel() {
 	}
 }
 
-// relayReaders are the relay's 8 KB read buffers, reused across streams.
-var relayReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
+// relayReaders are the relay's 4 KB read buffers, reused across streams
+// (a longer line is read on in pieces).
+var relayReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
 
 // maxEventBytes bounds one relayed line.
 const maxEventBytes = 16 << 20
