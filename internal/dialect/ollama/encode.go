@@ -159,18 +159,9 @@ func (Codec) EncodeRequest(req *llm.Request, opts llm.EncodeOptions) ([]byte, er
 	return body, nil
 }
 
-// marshal is json.Marshal without HTML escaping: prompts are full of '<'
-// and '>' (Claude Code's <system-reminder>), and escaping them only grows
-// the body.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
-}
+// marshal is json.Marshal without HTML escaping (llm.Marshal): prompts
+// are full of '<' and '>' (Claude Code's <system-reminder>).
+func marshal(v any) ([]byte, error) { return llm.Marshal(v) }
 
 // encoder carries the state of one EncodeRequest: the messages built so far
 // and the tool name of every call seen, by id.

@@ -6,10 +6,8 @@
 package openai
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	json "github.com/goccy/go-json"
 	"time"
 
 	"github.com/switchyard/switchyard/internal/llm"
@@ -43,14 +41,5 @@ var (
 func newCompletionID() string { return "chatcmpl-" + randomID() }
 func newCallID() string       { return "call_" + randomID() }
 
-// marshal is json.Marshal without HTML escaping: prompts and code are full of
-// '<' and '>', and \u003c costs six bytes for one.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
-}
+// marshal is json.Marshal without HTML escaping (llm.Marshal).
+func marshal(v any) ([]byte, error) { return llm.Marshal(v) }
