@@ -48,7 +48,7 @@ func benchOpenAIStream() []byte {
 
 // newBenchServer is a Server over one OpenAI-compatible deployment that is
 // never dialled.
-func newBenchServer(b *testing.B) *Server {
+func newBenchServer(b testing.TB) *Server {
 	b.Helper()
 	cfg, err := config.Parse("bench.yaml", []byte(`
 model_list:
