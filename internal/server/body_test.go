@@ -1,6 +1,8 @@
 package server
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/switchyard/switchyard/internal/llm"
@@ -31,8 +33,33 @@ func TestNoteOutputEventKeepsStreamedText(t *testing.T) {
 		for _, e := range tc.events {
 			info.noteOutputEvent([]byte(e))
 		}
-		if got := info.outText.String(); got != tc.want {
+		if got := string(info.outputText()); got != tc.want {
 			t.Errorf("%s: kept %q, want %q", tc.client, got, tc.want)
 		}
+	}
+}
+
+// TestNoteOutputEventLongStream keeps the text of a stream whose events
+// pass outRawLimit many times over, with events of every size, in order.
+func TestNoteOutputEventLongStream(t *testing.T) {
+	info := &reqInfo{client: llm.DialectOpenAI}
+	var want strings.Builder
+	for i := range 3000 {
+		word := strings.Repeat("w", i%97) + strconv.Itoa(i)
+		if i%500 == 0 {
+			word = strings.Repeat("big", outRawLimit/5) // one event over half the limit
+		}
+		want.WriteString(word)
+		info.noteOutputEvent([]byte(`{"choices":[{"index":0,"delta":{"content":"` + word + `"}}]}`))
+		if len(info.outRaw) > outRawLimit {
+			t.Fatalf("event %d: %d raw bytes kept, limit %d", i, len(info.outRaw), outRawLimit)
+		}
+	}
+	if got := string(info.outputText()); got != want.String() {
+		t.Fatalf("kept %d bytes of text, want %d", len(got), want.Len())
+	}
+	info.resetOutput()
+	if len(info.outputText()) != 0 {
+		t.Fatal("text kept after resetOutput")
 	}
 }

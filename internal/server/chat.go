@@ -229,7 +229,7 @@ func (c *call) attempt(ctx context.Context, t *router.Try) (bool, error) {
 	}
 	c.try = t
 	c.info.hasUsage, c.info.usage, c.info.priced = false, llm.Usage{}, false
-	c.info.outText.Reset()
+	c.info.resetOutput()
 	c.numCtxSent = 0
 	c.info.upstreamModel = upModel
 	c.info.dep, c.info.deployment, c.info.group = d, d.ID(), t.Group

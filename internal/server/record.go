@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"time"
 	"unsafe"
@@ -69,7 +70,7 @@ func (s *Server) finish(info *reqInfo, status int) {
 		if in == 0 {
 			in = tokens.EstimateBytes(info.body)
 		}
-		rec.Usage = llm.Usage{InputTokens: in, OutputTokens: tokens.EstimateBytes(info.outText.Bytes()), Estimated: true}
+		rec.Usage = llm.Usage{InputTokens: in, OutputTokens: tokens.EstimateBytes(info.outputText()), Estimated: true}
 	}
 	rec.UsageEstimated = rec.Usage.Estimated
 	if info.dep != nil && s.opts.Price != nil {
@@ -114,12 +115,59 @@ var (
 	textKey    = []byte(`"text":"`)
 )
 
-// noteOutputEvent keeps the text of a relayed event: an OpenAI chunk's
-// delta content, or an Anthropic content_block_delta's text. It reads the
-// string after the key where it first appears instead of walking a path:
-// inside a JSON string every quote is escaped, so the key's bytes only
-// match a key.
+// noteOutputEvent keeps a relayed event's data for the estimate: as it is
+// (a copy), since the upstream nearly always reports usage at the end and
+// the text is then never read; outText takes the text of what is kept
+// whenever outRawLimit bytes are held, and when an estimate is made.
 func (info *reqInfo) noteOutputEvent(data []byte) {
+	if info.outText.Len() >= outTextLimit {
+		return
+	}
+	if len(info.outRaw)+len(data)+binary.MaxVarintLen64 > outRawLimit {
+		info.takeOutRaw()
+		if len(data) > outRawLimit/2 {
+			info.noteEventText(data)
+			return
+		}
+	}
+	info.outRaw = binary.AppendUvarint(info.outRaw, uint64(len(data)))
+	info.outRaw = append(info.outRaw, data...)
+}
+
+// outRawLimit bounds the relayed event data kept before its text is taken.
+const outRawLimit = 32 << 10
+
+// takeOutRaw moves the text of the events noteOutputEvent kept to outText.
+func (info *reqInfo) takeOutRaw() {
+	b := info.outRaw
+	for len(b) > 0 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			break
+		}
+		info.noteEventText(b[k : k+int(n)])
+		b = b[k+int(n):]
+	}
+	info.outRaw = info.outRaw[:0]
+}
+
+// resetOutput drops the output kept so far (a new attempt begins).
+func (info *reqInfo) resetOutput() {
+	info.outText.Reset()
+	info.outRaw = info.outRaw[:0]
+}
+
+// outputText is the output text kept for the estimate.
+func (info *reqInfo) outputText() []byte {
+	info.takeOutRaw()
+	return info.outText.Bytes()
+}
+
+// noteEventText keeps the text of an event's data: an OpenAI chunk's delta
+// content, or an Anthropic content_block_delta's text. It reads the string
+// after the key where it first appears instead of walking a path: inside a
+// JSON string every quote is escaped, so the key's bytes only match a key.
+func (info *reqInfo) noteEventText(data []byte) {
 	if info.outText.Len() >= outTextLimit {
 		return
 	}
