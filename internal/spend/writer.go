@@ -141,7 +141,7 @@ var _ record.Sink = (*Writer)(nil)
 type WriterOptions struct {
 	QueueSize       int           // records between Record and the appender; 16384
 	SyncInterval    time.Duration // msync/fsync bound; 200ms
-	BatchSize       int           // records per insert transaction; 500
+	BatchSize       int           // records per insert transaction; 2000
 	FlushInterval   time.Duration // longest wait before a partial batch is inserted; 1s
 	SegmentBytes    int64         // journal segment size (preallocated when mapped); 16 MiB
 	MaxJournalBytes int64         // journal bound while the database is down; 1 GiB
@@ -170,7 +170,7 @@ func (o *WriterOptions) defaults() {
 		o.QueueSize = 16384
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 500
+		o.BatchSize = 2000
 	}
 	if o.SegmentBytes <= 0 {
 		o.SegmentBytes = 16 << 20
