@@ -51,8 +51,11 @@ func TestNoteOutputEventLongStream(t *testing.T) {
 		}
 		want.WriteString(word)
 		info.noteOutputEvent([]byte(`{"choices":[{"index":0,"delta":{"content":"` + word + `"}}]}`))
-		if len(info.outRaw) > outRawLimit {
-			t.Fatalf("event %d: %d raw bytes kept, limit %d", i, len(info.outRaw), outRawLimit)
+		if info.outRaw == nil {
+			continue
+		}
+		if n := len(*info.outRaw); n > outRawLimit {
+			t.Fatalf("event %d: %d raw bytes kept, limit %d", i, n, outRawLimit)
 		}
 	}
 	if got := string(info.outputText()); got != want.String() {
@@ -62,4 +65,5 @@ func TestNoteOutputEventLongStream(t *testing.T) {
 	if len(info.outputText()) != 0 {
 		t.Fatal("text kept after resetOutput")
 	}
+	info.releaseOutput()
 }

@@ -44,8 +44,9 @@ type reqInfo struct {
 	upstreamModel string
 	// outText is output text kept for an estimate when usage is missing.
 	outText bytes.Buffer
-	// outRaw is relayed event data whose text is not in outText yet.
-	outRaw []byte
+	// outRaw is relayed event data whose text is not in outText yet (a
+	// pooled buffer, released with the request).
+	outRaw *[]byte
 	// response is the reply body, kept only with store_prompts_in_spend_logs.
 	response string
 	// reqID and start identify the request in its record; recorded is set

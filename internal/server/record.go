@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -123,15 +124,30 @@ func (info *reqInfo) noteOutputEvent(data []byte) {
 	if info.outText.Len() >= outTextLimit {
 		return
 	}
-	if len(info.outRaw)+len(data)+binary.MaxVarintLen64 > outRawLimit {
-		info.takeOutRaw()
-		if len(data) > outRawLimit/2 {
-			info.noteEventText(data)
-			return
-		}
+	if len(data) > outRawLimit/2 {
+		info.takeOutRaw() // in order
+		info.noteEventText(data)
+		return
 	}
-	info.outRaw = binary.AppendUvarint(info.outRaw, uint64(len(data)))
-	info.outRaw = append(info.outRaw, data...)
+	if info.outRaw == nil {
+		info.outRaw = outRawBufs.Get().(*[]byte)
+	} else if len(*info.outRaw)+len(data)+binary.MaxVarintLen64 > outRawLimit {
+		info.takeOutRaw()
+	}
+	b := binary.AppendUvarint(*info.outRaw, uint64(len(data)))
+	*info.outRaw = append(b, data...)
+}
+
+// outRawBufs are noteOutputEvent's buffers, one per stream while it runs.
+var outRawBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// releaseOutput returns the request's event buffer (the request is over).
+func (info *reqInfo) releaseOutput() {
+	if info.outRaw != nil {
+		*info.outRaw = (*info.outRaw)[:0]
+		outRawBufs.Put(info.outRaw)
+		info.outRaw = nil
+	}
 }
 
 // outRawLimit bounds the relayed event data kept before its text is taken.
@@ -139,7 +155,10 @@ const outRawLimit = 32 << 10
 
 // takeOutRaw moves the text of the events noteOutputEvent kept to outText.
 func (info *reqInfo) takeOutRaw() {
-	b := info.outRaw
+	if info.outRaw == nil {
+		return
+	}
+	b := *info.outRaw
 	for len(b) > 0 {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < n {
@@ -148,13 +167,15 @@ func (info *reqInfo) takeOutRaw() {
 		info.noteEventText(b[k : k+int(n)])
 		b = b[k+int(n):]
 	}
-	info.outRaw = info.outRaw[:0]
+	*info.outRaw = (*info.outRaw)[:0]
 }
 
 // resetOutput drops the output kept so far (a new attempt begins).
 func (info *reqInfo) resetOutput() {
 	info.outText.Reset()
-	info.outRaw = info.outRaw[:0]
+	if info.outRaw != nil {
+		*info.outRaw = (*info.outRaw)[:0]
+	}
 }
 
 // outputText is the output text kept for the estimate.

@@ -95,8 +95,10 @@ func BenchmarkRelay(b *testing.B) {
 		var rec httpd.Recorder
 		var err error
 		h := httpd.HandlerFunc(func(w *httpd.Response, r *httpd.Request) {
+			info := &reqInfo{}
+			defer info.releaseOutput() // as ServeHTTPD does
 			c := &call{s: s, w: w, r: r, client: llm.DialectOpenAI, stream: true, model: "bench-stream",
-				info: &reqInfo{}, firstByte: func() bool { return false }}
+				info: info, firstByte: func() bool { return false }}
 			_, err = s.router.Run(ctx, router.Request{Route: rt, NumRetries: -1, Stream: true},
 				func(ctx context.Context, t *router.Try) (bool, error) {
 					c.try = t

@@ -164,7 +164,7 @@ func TestRelayReadSplits(t *testing.T) {
 		"nothing":     []byte("\n\n"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			checkRelay(t, stream, nil)                       // one read
+			checkRelay(t, stream, nil)                        // one read
 			checkRelay(t, stream, []int{1, 1, 1, 1, 1, 1, 1}) // byte by byte at first
 			ones := make([]int, len(stream))
 			for i := range ones {

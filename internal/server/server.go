@@ -214,6 +214,7 @@ func (s *Server) ServeHTTPD(w *httpd.Response, r *httpd.Request) {
 			end = time.Now()
 		}
 		s.logRequest(r, w, info, end, start)
+		info.releaseOutput()
 	}()
 	if len(s.opts.AllowedIPs) > 0 && !s.ipAllowed(r) {
 		s.renderError(w, llm.DialectOpenAI, info.reqID, &llm.Error{Kind: llm.KindPermission,
