@@ -147,7 +147,8 @@ func (s *Server) serveChat(w *httpd.Response, r *httpd.Request, info *reqInfo, c
 	if client == llm.DialectAnthropic {
 		name = anthropic.NormalizeModel(name)
 	}
-	c := &call{s: s, w: w, r: r, client: client, body: body, bi: bi, model: name, info: info, start: info.start,
+	c := &info.chat
+	*c = call{s: s, w: w, r: r, client: client, body: body, bi: bi, model: name, info: info, start: info.start,
 		stream: bi.stream}
 	info.model, info.stream = name, c.stream
 	info.body, info.client = body, client

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/tidwall/sjson"
@@ -65,6 +66,20 @@ type reqInfo struct {
 	priced bool
 	ttfb   time.Duration
 	err    error
+	// chat is the state of a chat call, here so that one pooled object
+	// serves the whole request.
+	chat call
+}
+
+// reqInfos are the requests' reqInfo, reused: nothing holds one once its
+// request is over (the record's sinks copy what they keep).
+var reqInfos = sync.Pool{New: func() any { return new(reqInfo) }}
+
+// release returns info to reqInfos; the request is over.
+func (info *reqInfo) release() {
+	info.releaseOutput()
+	*info = reqInfo{}
+	reqInfos.Put(info)
 }
 
 // logRequest writes one line per request at info: no prompt text, no key.

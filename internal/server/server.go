@@ -204,7 +204,8 @@ func (s *Server) match(r *httpd.Request) (route, bool) {
 // ServeHTTPD routes, authenticates, runs the handler and renders its error.
 func (s *Server) ServeHTTPD(w *httpd.Response, r *httpd.Request) {
 	start := time.Now()
-	info := &reqInfo{reqID: record.NewIDAt("req_", start), start: start}
+	info := reqInfos.Get().(*reqInfo)
+	info.reqID, info.start = record.NewIDAt("req_", start), start
 	w.AddLine("Request-Id", info.reqID)
 	w.AddLine("X-Request-Id", info.reqID)
 	defer func() {
@@ -214,7 +215,7 @@ func (s *Server) ServeHTTPD(w *httpd.Response, r *httpd.Request) {
 			end = time.Now()
 		}
 		s.logRequest(r, w, info, end, start)
-		info.releaseOutput()
+		info.release()
 	}()
 	if len(s.opts.AllowedIPs) > 0 && !s.ipAllowed(r) {
 		s.renderError(w, llm.DialectOpenAI, info.reqID, &llm.Error{Kind: llm.KindPermission,
