@@ -30,7 +30,7 @@ func mapSegment(f *os.File, size int64) ([]byte, error) {
 // adds at most a page or two to the resident set.
 func syncMapped(m []byte, done, from, to int64) error {
 	page := int64(os.Getpagesize())
-	if lo := from &^ (page - 1); to > lo {
+	if lo := from &^ (page - 1); from < to {
 		if err := unix.Msync(m[lo:to], unix.MS_SYNC); err != nil {
 			return fmt.Errorf("msync: %w", err)
 		}
