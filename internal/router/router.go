@@ -175,9 +175,12 @@ type Router struct {
 	patterns []*Group
 	// aliasGroups are groups made for aliases that name deployments.
 	aliasGroups map[string]*Group
-	aliases     map[string]config.Alias
-	opts        Options
-	strategy    strategy
+	// exact are the routes of the names that resolve without a pattern
+	// (groups and alias groups), made once; Resolve hands them out shared.
+	exact    map[string]*Route
+	aliases  map[string]config.Alias
+	opts     Options
+	strategy strategy
 	// keepSamples: the strategy ranks by latency, so latency samples are
 	// recorded (no other strategy reads them).
 	keepSamples bool
@@ -277,6 +280,15 @@ func New(deps []*Deployment, aliases map[string]config.Alias, opts Options) *Rou
 	for _, g := range r.aliasGroups {
 		g.setIDs()
 	}
+	r.exact = map[string]*Route{}
+	for name, g := range r.aliasGroups {
+		r.exact[name] = &Route{Group: g, Requested: name}
+	}
+	for name, g := range r.groups {
+		if !g.wildcard {
+			r.exact[name] = &Route{Group: g, Requested: name}
+		}
+	}
 	usage := opts.Strategy == config.StrategyUsageBased || opts.Strategy == config.StrategyUsageBasedV2
 	for _, d := range deps {
 		d.keepRequests = usage || d.Cfg.RPM > 0
@@ -317,13 +329,10 @@ func (r *Router) Aliases() map[string]config.Alias { return r.aliases }
 
 // Resolve maps a requested model name to a group: exact name, then alias,
 // then the most specific wildcard. An unknown name is KindNotFound listing
-// what is available.
+// what is available. The Route may be shared: callers do not change it.
 func (r *Router) Resolve(model string) (*Route, error) {
-	if g, ok := r.groups[model]; ok && !g.wildcard {
-		return &Route{Group: g, Requested: model}, nil
-	}
-	if g, ok := r.aliasGroups[model]; ok {
-		return &Route{Group: g, Requested: model}, nil
+	if rt, ok := r.exact[model]; ok {
+		return rt, nil
 	}
 	if a, ok := r.aliases[model]; ok {
 		target := a.Model

@@ -67,6 +67,39 @@ func (t *Try) Tokens(n int) { t.tokens.Store(int64(n)) }
 // byte reached the client; after that nothing is retried.
 type AttemptFunc func(ctx context.Context, t *Try) (committed bool, err error)
 
+// runScratch is one Run's working memory, reused by the next Run: the
+// state read, the candidate lists, the deployments tried, and the Try an
+// attempt is given (valid until the attempt returns).
+type runScratch struct {
+	snaps []Snapshot
+	cands []cand
+	tried []*Deployment
+	try   Try
+}
+
+var runScratches = sync.Pool{New: func() any { return new(runScratch) }}
+
+// newTry is the scratch's Try, reset for an attempt.
+func (sc *runScratch) newTry() *Try {
+	t := &sc.try
+	t.Deployment, t.UpstreamModel, t.Group = nil, "", ""
+	t.Retries, t.Fallbacks = 0, 0
+	t.ttft.Store(0)
+	t.tokens.Store(0)
+	return t
+}
+
+// release drops what the scratch points to and returns it to the pool.
+func (sc *runScratch) release() {
+	for i := range sc.snaps {
+		sc.snaps[i].CooldownUntil = time.Time{}
+	}
+	clear(sc.cands[:cap(sc.cands)])
+	clear(sc.tried[:cap(sc.tried)])
+	sc.newTry()
+	runScratches.Put(sc)
+}
+
 // Result tells what the attempts did.
 type Result struct {
 	// Deployment served the request, or was the last one tried.
@@ -99,7 +132,9 @@ func (r *Router) Do(ctx context.Context, route *Route, numRetries int, try Attem
 func (r *Router) Run(ctx context.Context, req Request, fn AttemptFunc) (Result, error) {
 	var res Result
 	route := req.Route
-	committed, err := r.runGroup(ctx, req, route, &res, fn)
+	sc := runScratches.Get().(*runScratch)
+	defer sc.release()
+	committed, err := r.runGroup(ctx, req, route, &res, sc, fn)
 	if err == nil || committed || ctx.Err() != nil {
 		return res, err
 	}
@@ -120,7 +155,7 @@ func (r *Router) Run(ctx context.Context, req Request, fn AttemptFunc) (Result, 
 		}
 		seen[rt.Group] = true
 		res.Fallbacks++
-		committed, err = r.runGroup(ctx, req, rt, &res, fn)
+		committed, err = r.runGroup(ctx, req, rt, &res, sc, fn)
 		if err == nil || committed || ctx.Err() != nil {
 			return res, err
 		}
@@ -178,7 +213,7 @@ func lookupFallbacks(m map[string][]string, group string) []string {
 
 // runGroup runs the retry loop on one group. It returns the error and
 // whether something reached the client.
-func (r *Router) runGroup(ctx context.Context, req Request, route *Route, res *Result, fn AttemptFunc) (committed bool, err error) {
+func (r *Router) runGroup(ctx context.Context, req Request, route *Route, res *Result, sc *runScratch, fn AttemptFunc) (committed bool, err error) {
 	g := route.Group
 	if len(g.Deployments) == 0 {
 		return false, &llm.Error{Kind: llm.KindUnavailable, Message: fmt.Sprintf("model group %q has no deployments", g.Name), Err: ErrNoDeployment}
@@ -191,7 +226,7 @@ func (r *Router) runGroup(ctx context.Context, req Request, route *Route, res *R
 	if auto {
 		retries = max(retries, len(g.Deployments)-1)
 	}
-	tried := map[*Deployment]bool{}
+	sc.tried = sc.tried[:0]
 	var lastErr error
 	var lastRetryAfter time.Duration
 	for attempt := 0; attempt <= retries; attempt++ {
@@ -200,7 +235,7 @@ func (r *Router) runGroup(ctx context.Context, req Request, route *Route, res *R
 			strat = pickCheapest
 		}
 		now := r.now()
-		cands, fresh, cerr := r.candidates(ctx, g, req, tried, now)
+		cands, fresh, cerr := r.candidates(ctx, g, req, sc, now)
 		if cerr == nil && attempt > 0 && !fresh {
 			// Only deployments that already failed are left: wait before
 			// asking one again, as it (or its retry-after) asked.
@@ -212,7 +247,7 @@ func (r *Router) runGroup(ctx context.Context, req Request, route *Route, res *R
 				return false, lastErr
 			}
 			now = r.now()
-			cands, _, cerr = r.candidates(ctx, g, req, tried, now)
+			cands, _, cerr = r.candidates(ctx, g, req, sc, now)
 		}
 		var d *Deployment
 		var held bool
@@ -226,8 +261,9 @@ func (r *Router) runGroup(ctx context.Context, req Request, route *Route, res *R
 			}
 			return false, cerr
 		}
-		t := &Try{Deployment: d, UpstreamModel: d.UpstreamModel(route.Star), Group: g.Name,
-			Retries: res.Attempts - res.Fallbacks, Fallbacks: res.Fallbacks, start: now, now: r.now}
+		t := sc.newTry()
+		t.Deployment, t.UpstreamModel, t.Group = d, d.UpstreamModel(route.Star), g.Name
+		t.Retries, t.Fallbacks, t.start, t.now = res.Attempts-res.Fallbacks, res.Fallbacks, now, r.now
 		res.Deployment, res.Group, res.Attempts = d, g.Name, res.Attempts+1
 		res.Retries, res.Fallbacks = t.Retries, t.Fallbacks
 		d.inFlight.Add(1)
@@ -242,7 +278,7 @@ func (r *Router) runGroup(ctx context.Context, req Request, route *Route, res *R
 			return false, err
 		}
 		lastErr, lastRetryAfter = err, e.RetryAfter
-		tried[d] = true
+		sc.tried = append(sc.tried, d)
 	}
 	return false, lastErr
 }
@@ -266,12 +302,15 @@ func (r *Router) backoff(attempt int, retryAfter time.Duration) time.Duration {
 
 // read returns the snapshots of g's deployments; when the state backend
 // fails it returns what this process knows (in-flight counts only).
-func (r *Router) read(ctx context.Context, g *Group, minute int64) []Snapshot {
+func (r *Router) read(ctx context.Context, g *Group, minute int64, sc *runScratch) []Snapshot {
 	ids := g.ids
 	var snaps []Snapshot
 	var err error
-	if r.state.direct {
-		// In memory: no guard, and no closure to allocate.
+	if ms, ok := r.opts.State.(*MemoryState); ok {
+		// In memory: no guard, no closure, into the run's buffer.
+		snaps = ms.readInto(sc.snaps, ids, minute)
+		sc.snaps = snaps
+	} else if r.state.direct {
 		snaps, err = r.opts.State.Read(ctx, ids, minute)
 	} else {
 		err = r.state.do(ctx, "read", func(ctx context.Context) error {
@@ -296,12 +335,12 @@ func (r *Router) read(ctx context.Context, g *Group, minute int64) []Snapshot {
 // not cooling down, under their rpm/tpm/parallel limits, large enough for
 // the prompt; those not tried yet if any (fresh), and of these the lowest
 // `order`. With none, the error says why, with a retry-after.
-func (r *Router) candidates(ctx context.Context, g *Group, req Request, tried map[*Deployment]bool, now time.Time) ([]cand, bool, error) {
+func (r *Router) candidates(ctx context.Context, g *Group, req Request, sc *runScratch, now time.Time) ([]cand, bool, error) {
 	minute := now.Unix() / 60
-	snaps := r.read(ctx, g, minute)
+	snaps := r.read(ctx, g, minute, sc)
 	n := len(g.Deployments)
-	buf := make([]cand, 0, 2*n) // one allocation for both lists
-	avail, fresh := buf[:0:n], buf[n:n]
+	sc.cands = slices.Grow(sc.cands[:0], 2*n) // both lists
+	avail, fresh := sc.cands[:0:n], sc.cands[n:n:2*n]
 	var cooling, full, small int
 	var wait time.Duration
 	soon := func(d time.Duration) {
@@ -332,7 +371,7 @@ func (r *Router) candidates(ctx context.Context, g *Group, req Request, tried ma
 			continue
 		}
 		avail = append(avail, cand{d: d, snap: s})
-		if !tried[d] {
+		if !slices.Contains(sc.tried, d) {
 			fresh = append(fresh, cand{d: d, snap: s})
 		}
 	}

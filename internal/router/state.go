@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,15 +162,23 @@ func (d *memDep) counter(c Counter, minute int64) *int64 {
 
 // Read implements State.
 func (m *MemoryState) Read(_ context.Context, ids []string, minute int64) ([]Snapshot, error) {
+	return m.readInto(nil, ids, minute), nil
+}
+
+// readInto is Read into dst's memory (its sample slices too): the router
+// reads with a buffer it reuses.
+func (m *MemoryState) readInto(dst []Snapshot, ids []string, minute int64) []Snapshot {
+	out := slices.Grow(dst[:0], len(ids))[:len(ids)]
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]Snapshot, len(ids))
 	for i, id := range ids {
+		s := &out[i]
+		samples := s.Samples
+		*s = Snapshot{}
 		d := m.deps[id]
 		if d == nil {
 			continue
 		}
-		s := &out[i]
 		s.CooldownUntil, s.InFlight = d.cooldown, d.inFlight
 		for c := range numCounters {
 			if d.minute[c] == minute {
@@ -177,10 +186,12 @@ func (m *MemoryState) Read(_ context.Context, ids []string, minute int64) ([]Sna
 			}
 		}
 		for k := range numSampleKinds {
-			s.Samples[k] = append([]Sample(nil), d.samples[k]...)
+			if len(d.samples[k]) > 0 {
+				s.Samples[k] = append(samples[k][:0], d.samples[k]...)
+			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // SetCooldown implements State.
