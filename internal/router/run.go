@@ -313,11 +313,7 @@ func (r *Router) read(ctx context.Context, g *Group, minute int64, sc *runScratc
 	} else if r.state.direct {
 		snaps, err = r.opts.State.Read(ctx, ids, minute)
 	} else {
-		err = r.state.do(ctx, "read", func(ctx context.Context) error {
-			var err error
-			snaps, err = r.opts.State.Read(ctx, ids, minute)
-			return err
-		})
+		snaps, err = r.guardedRead(ctx, ids, minute)
 	}
 	if err == nil && len(snaps) != len(ids) {
 		err = fmt.Errorf("state returned %d snapshots for %d deployments", len(snaps), len(ids))
@@ -329,6 +325,17 @@ func (r *Router) read(ctx context.Context, g *Group, minute int64, sc *runScratc
 		}
 	}
 	return snaps
+}
+
+// guardedRead reads a shared state through the guard.
+func (r *Router) guardedRead(ctx context.Context, ids []string, minute int64) ([]Snapshot, error) {
+	var snaps []Snapshot
+	err := r.state.do(ctx, "read", func(ctx context.Context) error {
+		var err error
+		snaps, err = r.opts.State.Read(ctx, ids, minute)
+		return err
+	})
+	return snaps, err
 }
 
 // candidates lists the deployments of g that may take the request now:
