@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // url reads a base URL: http or https with a host. Empty stays empty.
@@ -182,7 +184,7 @@ func (d *decoder) paramFields(dep *Deployment, p *params) fields {
 		}
 		dep.Params[k[strings.LastIndexByte(k, '.')+1:]] = d.raw(v, k)
 	}
-	for _, name := range ForwardedParams() {
+	for _, name := range forwardedParams() {
 		fs[name] = forward
 	}
 	return fs
@@ -190,7 +192,10 @@ func (d *decoder) paramFields(dep *Deployment, p *params) fields {
 
 // ForwardedParams lists the litellm_params keys passed to the upstream as
 // request parameters, sorted.
-func ForwardedParams() []string {
+func ForwardedParams() []string { return slices.Clone(forwardedParams()) }
+
+// forwardedParams is ForwardedParams made once (every deployment asks).
+var forwardedParams = sync.OnceValue(func() []string {
 	var out []string
 	for k, info := range keyTable {
 		if name, ok := strings.CutPrefix(k, "model_list.litellm_params."); ok && info.Status == Forwarded {
@@ -199,7 +204,7 @@ func ForwardedParams() []string {
 	}
 	sortStrings(out)
 	return out
-}
+})
 
 func (d *decoder) headers(dep *Deployment, v *node, k string) {
 	for name, val := range d.strMap(v, k) {

@@ -49,13 +49,15 @@ var insertSizes = [...]int{250, 64, 16, 4, 1}
 // insertChunk is the most rows per INSERT statement.
 const insertChunk = 250
 
-// insertSQLs[i] is the INSERT of insertSizes[i] rows.
-var insertSQLs = func() (m [len(insertSizes)]string) {
+// insertSQLs()[i] is the INSERT of insertSizes[i] rows, made on first use
+// (only the PostgreSQL store inserts rows; the texts are 40,000 bytes and
+// 12,000 allocations, which start-up need not pay).
+var insertSQLs = sync.OnceValue(func() (m [len(insertSizes)]string) {
 	for i, n := range insertSizes {
 		m[i] = rebind(insertSQL(n))
 	}
 	return m
-}()
+})
 
 func (s *sqlStore) ready(ctx context.Context) error {
 	if p, ok := s.db.(*pgDB); ok {
@@ -147,7 +149,7 @@ func (s *sqlStore) insertBatch(ctx context.Context, b *journalBatch) error {
 		// A record stored already (a replay of a journal written before
 		// positions were kept): insert what is missing.
 	}
-	qs := &insertSQLs
+	qs := insertSQLs()
 	tx := s.db.tx
 	ap := argsPool.Get().(*[]any)
 	defer func() {
