@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // SchemaDrop lists JSON Schema keywords an upstream rejects. Claude Code sends
@@ -32,10 +33,13 @@ func CleanSchema(schema json.RawMessage, drop SchemaDrop) json.RawMessage {
 	if len(schema) == 0 {
 		return schema
 	}
-	key := schemaKey{drop: reflect.ValueOf(drop).Pointer(), schema: string(schema)}
+	// Looked up without copying the schema (Load keeps nothing); stored
+	// with a copy of its own.
+	key := schemaKey{drop: reflect.ValueOf(drop).Pointer(), schema: unsafe.String(unsafe.SliceData(schema), len(schema))}
 	if v, ok := schemaCache.Load(key); ok {
 		return v.(json.RawMessage)
 	}
+	key.schema = string(schema)
 	out := cleanSchema(schema, drop)
 	if schemaCacheLen.Add(1) > schemaCacheMax {
 		schemaCache.Clear()

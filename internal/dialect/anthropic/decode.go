@@ -567,7 +567,8 @@ func compactJSON(raw json.RawMessage) string {
 // Decoded tools are cached by their bytes: Claude Code sends the same ~64 KB
 // of tool definitions on every call.
 func decodeTool(raw json.RawMessage, i int) (llm.Tool, error) {
-	if v, ok := toolCache.Load(string(raw)); ok {
+	// The key is looked up without a copy (Load keeps nothing).
+	if v, ok := toolCache.Load(unsafe.String(unsafe.SliceData(raw), len(raw))); ok {
 		return v.(llm.Tool), nil
 	}
 	tool, err := decodeToolUncached(raw, i)
