@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"sync"
 )
 
 // Stream yields the events of one streamed answer in hub form. Next returns
@@ -71,4 +72,34 @@ type UsageTracker interface {
 	ObserveBody(body []byte)
 	// Usage is what was seen; ok is false when the upstream reported none.
 	Usage() (u Usage, ok bool)
+}
+
+// Outbound bodies are large (a Claude Code request is ~76 KB) and live only
+// until they are sent: an encoder may build one in a buffer from GetBody,
+// and whoever sends it returns it with PutBody once the upstream has it.
+// A fresh buffer per request costs more than its copy: its pages are new to
+// the process after every collection.
+
+var bodyBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBody bounds the buffers kept for reuse.
+const maxPooledBody = 1 << 20
+
+// GetBody returns an empty buffer of at least n bytes' capacity.
+func GetBody(n int) []byte {
+	b := *bodyBufs.Get().(*[]byte)
+	if cap(b) < n {
+		return make([]byte, 0, n)
+	}
+	return b[:0]
+}
+
+// PutBody takes back a buffer no one uses any more (it may come from
+// GetBody or not).
+func PutBody(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledBody {
+		return
+	}
+	b = b[:0]
+	bodyBufs.Put(&b)
 }

@@ -427,6 +427,9 @@ func (c *call) translated(ctx context.Context, d *router.Deployment, upModel str
 	if err != nil {
 		return false, err
 	}
+	if resp.BodySent() {
+		llm.PutBody(body) // else net/http may be writing it still: left to the collector
+	}
 	// A stream read to its end marker leaves only the body's end: the
 	// connection is kept for the next call. Otherwise (an error, the
 	// client gone) closing the body tells the upstream to stop.

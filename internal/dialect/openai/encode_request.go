@@ -7,8 +7,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	json "github.com/goccy/go-json"
+	"hash/maphash"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/tidwall/gjson"
@@ -56,9 +60,14 @@ func (Codec) EncodeRequest(req *llm.Request, opts llm.EncodeOptions) ([]byte, er
 	}
 	out.Messages = msgs
 
-	out.Tools = encodeTools(req.Tools)
-	if len(out.Tools) > 0 && req.ToolChoice != nil {
-		out.ToolChoice = encodeToolChoice(req.ToolChoice, out.Tools)
+	// The tools are encoded apart (cached: clients send the same list on
+	// every call) and spliced in after the messages, where the field is.
+	toolsJSON, err := encodeToolsJSON(req.Tools)
+	if err != nil {
+		return nil, &llm.Error{Kind: llm.KindInvalidRequest, Message: "request cannot be encoded", Err: err}
+	}
+	if toolsJSON != nil && req.ToolChoice != nil {
+		out.ToolChoice = encodeToolChoice(req.ToolChoice, req.Tools)
 		if req.ToolChoice.DisableParallel {
 			f := false
 			out.ParallelToolCalls = &f
@@ -117,7 +126,13 @@ func (Codec) EncodeRequest(req *llm.Request, opts llm.EncodeOptions) ([]byte, er
 		// stream_options is an error on a non-streamed request.
 		extra = without(extra, "stream_options")
 	}
-	return splice(body, extra, opts.Params)
+	if body, err = splice(body, toolsJSON != nil, extra, opts.Params); err != nil {
+		return nil, err
+	}
+	if toolsJSON != nil {
+		body = spliceAfterMessages(body, toolsJSON)
+	}
+	return body, nil
 }
 
 // without copies m without key.
@@ -134,7 +149,7 @@ func without(m map[string]json.RawMessage, key string) map[string]json.RawMessag
 // splice appends the client's extra fields, then the deployment's params, to
 // the object body; a field already present wins (the client over the
 // deployment's defaults).
-func splice(body []byte, layers ...map[string]json.RawMessage) ([]byte, error) {
+func splice(body []byte, hasTools bool, layers ...map[string]json.RawMessage) ([]byte, error) {
 	n := 0
 	for _, l := range layers {
 		n += len(l)
@@ -144,7 +159,7 @@ func splice(body []byte, layers ...map[string]json.RawMessage) ([]byte, error) {
 	}
 	// The reply's shape is ours to decide: a deployment param or a stray extra
 	// field must not turn streaming on or replace the conversation.
-	present := map[string]bool{"model": true, "messages": true, "stream": true, "stream_options": true}
+	present := map[string]bool{"model": true, "messages": true, "stream": true, "stream_options": true, "tools": hasTools}
 	gjson.ParseBytes(body).ForEach(func(k, _ gjson.Result) bool {
 		present[k.Str] = true
 		return true
@@ -253,7 +268,104 @@ func encodeTools(tools []llm.Tool) []ChatTool {
 	return out
 }
 
-func encodeToolChoice(tc *llm.ToolChoice, tools []ChatTool) any {
+// encodeToolsJSON is the tools field's value, nil when no tool reaches the
+// upstream. Lists whose tools all have their client's raw bytes are cached
+// by those bytes (the encoding follows from them): Claude Code sends the
+// same ~64 KB of tools on every call.
+func encodeToolsJSON(tools []llm.Tool) ([]byte, error) {
+	if len(tools) == 0 {
+		return nil, nil
+	}
+	var h maphash.Hash
+	h.SetSeed(toolsSeed)
+	for _, t := range tools {
+		if len(t.Raw) == 0 {
+			return marshalTools(tools)
+		}
+		h.Write(t.Raw)
+		h.WriteByte(0)
+		h.WriteString(t.Name)
+		h.WriteByte(0)
+	}
+	key := h.Sum64()
+	if v, ok := toolsCache.Load(key); ok {
+		if e := v.(*toolsEntry); e.matches(tools) {
+			return e.json, nil
+		}
+	}
+	b, err := marshalTools(tools)
+	if err != nil {
+		return nil, err
+	}
+	e := &toolsEntry{json: b}
+	for _, t := range tools {
+		e.raws = append(e.raws, bytes.Clone(t.Raw))
+		e.names = append(e.names, t.Name)
+	}
+	if toolsCacheLen.Add(1) > toolsCacheMax {
+		toolsCache.Clear()
+		toolsCacheLen.Store(1)
+	}
+	toolsCache.Store(key, e)
+	return b, nil
+}
+
+// marshalTools encodes the tools that reach the upstream; nil when none.
+func marshalTools(tools []llm.Tool) ([]byte, error) {
+	chat := encodeTools(tools)
+	if len(chat) == 0 {
+		return nil, nil
+	}
+	return marshal(chat)
+}
+
+// toolsEntry is one cached tool list: its tools' raw bytes and names (a
+// hit is checked against them) and its JSON.
+type toolsEntry struct {
+	raws  [][]byte
+	names []string
+	json  []byte
+}
+
+func (e *toolsEntry) matches(tools []llm.Tool) bool {
+	if len(e.raws) != len(tools) {
+		return false
+	}
+	for i, t := range tools {
+		if t.Name != e.names[i] || !bytes.Equal(t.Raw, e.raws[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// toolsCacheMax bounds the encoded-tools cache; past it the cache starts over.
+const toolsCacheMax = 256
+
+var (
+	toolsCache    sync.Map // uint64 -> *toolsEntry
+	toolsCacheLen atomic.Int64
+	toolsSeed     = maphash.MakeSeed()
+)
+
+// spliceAfterMessages inserts "tools":toolsJSON after the messages member
+// of body, where the struct's field order puts it, in a buffer of
+// llm.GetBody.
+func spliceAfterMessages(body, toolsJSON []byte) []byte {
+	m := gjson.Get(unsafe.String(unsafe.SliceData(body), len(body)), "messages") // only its offsets are read
+	at := m.Index + len(m.Raw)
+	if m.Index <= 0 || at >= len(body) {
+		at = len(body) - 1 // before the closing brace
+	}
+	const key = `,"tools":`
+	out := llm.GetBody(len(body) + len(key) + len(toolsJSON))
+	out = append(out, body[:at]...)
+	out = append(out, key...)
+	out = append(out, toolsJSON...)
+	return append(out, body[at:]...)
+}
+
+func encodeToolChoice(tc *llm.ToolChoice, tools []llm.Tool) any {
 	switch tc.Mode {
 	case llm.ToolChoiceNone:
 		return "none"
@@ -261,7 +373,7 @@ func encodeToolChoice(tc *llm.ToolChoice, tools []ChatTool) any {
 		return "required"
 	case llm.ToolChoiceTool:
 		for _, t := range tools {
-			if t.Function.Name == tc.Name {
+			if !t.Server && t.Name == tc.Name {
 				var c ToolChoiceFunction
 				c.Type = "function"
 				c.Function.Name = tc.Name

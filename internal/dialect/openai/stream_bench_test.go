@@ -45,9 +45,11 @@ func BenchmarkEncodeRequest(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(out)))
 		for b.Loop() {
-			if _, err := (openai.Codec{}).EncodeRequest(hub, opts); err != nil {
+			out, err := (openai.Codec{}).EncodeRequest(hub, opts)
+			if err != nil {
 				b.Fatal(err)
 			}
+			llm.PutBody(out) // as the server does once the body is sent
 		}
 	})
 	b.Run("claude-code-decode+encode", func(b *testing.B) {
@@ -58,9 +60,11 @@ func BenchmarkEncodeRequest(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := (openai.Codec{}).EncodeRequest(h, opts); err != nil {
+			out, err := (openai.Codec{}).EncodeRequest(h, opts)
+			if err != nil {
 				b.Fatal(err)
 			}
+			llm.PutBody(out)
 		}
 	})
 }
