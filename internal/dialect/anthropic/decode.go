@@ -249,15 +249,11 @@ func (Codec) DecodeRequest(body []byte) (*llm.Request, error) {
 		if jsonKind(raw) != '[' {
 			return nil, invalid("tools", "tools: expected an array, got %s", typeName(raw))
 		}
-		tools := splitArray(raw)
-		req.Tools = make([]llm.Tool, 0, len(tools))
-		for i, t := range tools {
-			tool, err := decodeTool(t, i)
-			if err != nil {
-				return nil, err
-			}
-			req.Tools = append(req.Tools, tool)
+		tools, err := decodeTools(raw)
+		if err != nil {
+			return nil, err
 		}
+		req.Tools = tools
 	}
 	if raw, ok := top["tool_choice"]; ok && !isNull(raw) {
 		var tc ToolChoiceParam
@@ -563,6 +559,41 @@ func compactJSON(raw json.RawMessage) string {
 	}
 	return buf.String()
 }
+
+// decodeTools decodes a tools array. Whole lists are cached by their bytes
+// as well as each tool: Claude Code sends the same ~64 KB of tool
+// definitions on every call. The list returned may be shared: it is not
+// to be changed (its capacity is its length, so an append copies it).
+func decodeTools(raw json.RawMessage) ([]llm.Tool, error) {
+	if v, ok := toolListCache.Load(unsafe.String(unsafe.SliceData(raw), len(raw))); ok {
+		return v.([]llm.Tool), nil
+	}
+	elems := splitArray(raw)
+	tools := make([]llm.Tool, 0, len(elems))
+	for i, t := range elems {
+		tool, err := decodeTool(t, i)
+		if err != nil {
+			return nil, err
+		}
+		tools = append(tools, tool)
+	}
+	tools = tools[:len(tools):len(tools)]
+	if toolListCacheLen.Add(1) > toolListCacheMax {
+		toolListCache.Clear()
+		toolListCacheLen.Store(1)
+	}
+	toolListCache.Store(string(raw), tools)
+	return tools, nil
+}
+
+// toolListCacheMax bounds the decoded-list cache; past it the cache starts
+// over.
+const toolListCacheMax = 256
+
+var (
+	toolListCache    sync.Map // string(raw) -> []llm.Tool
+	toolListCacheLen atomic.Int64
+)
 
 // Decoded tools are cached by their bytes: Claude Code sends the same ~64 KB
 // of tool definitions on every call.
