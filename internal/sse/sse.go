@@ -41,7 +41,7 @@ type Reader struct {
 
 // NewReader returns a Reader on r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 16<<10)}
+	return &Reader{br: bufio.NewReaderSize(r, 4<<10)} // longer lines are read on in pieces
 }
 
 // readLine returns the next line without its terminator. The returned slice is

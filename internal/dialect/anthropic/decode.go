@@ -172,10 +172,7 @@ func (Codec) DecodeRequest(body []byte) (*llm.Request, error) {
 	if jsonKind(raw) != '[' {
 		return nil, invalid("messages", "messages: expected an array, got %s", typeName(raw))
 	}
-	var msgs []json.RawMessage
-	if err := field(raw, "messages", "an array", &msgs); err != nil {
-		return nil, err
-	}
+	msgs := splitArray(raw) // slices of the body, validated by splitObject
 	req.Messages = make([]llm.Message, 0, len(msgs))
 	for i, m := range msgs {
 		msg, err := decodeMessage(m, i)
@@ -420,10 +417,7 @@ func decodeContent(raw json.RawMessage, param string, top bool) ([]llm.Part, err
 		}
 		return []llm.Part{{Type: llm.PartText, Text: s}}, nil
 	case '[':
-		var blocks []json.RawMessage
-		if err := field(raw, param, "an array of content blocks", &blocks); err != nil {
-			return nil, err
-		}
+		blocks := splitArray(raw) // slices of the body, validated by splitObject
 		parts := make([]llm.Part, 0, len(blocks))
 		for j, b := range blocks {
 			p, err := decodeBlock(b, fmt.Sprintf("%s[%d]", param, j), top)
