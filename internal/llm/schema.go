@@ -3,8 +3,6 @@ package llm
 import (
 	"encoding/json"
 	"reflect"
-	"sync"
-	"sync/atomic"
 	"unsafe"
 )
 
@@ -37,14 +35,10 @@ func CleanSchema(schema json.RawMessage, drop SchemaDrop) json.RawMessage {
 	// with a copy of its own.
 	key := schemaKey{drop: reflect.ValueOf(drop).Pointer(), schema: unsafe.String(unsafe.SliceData(schema), len(schema))}
 	if v, ok := schemaCache.Load(key); ok {
-		return v.(json.RawMessage)
+		return v
 	}
 	key.schema = string(schema)
 	out := cleanSchema(schema, drop)
-	if schemaCacheLen.Add(1) > schemaCacheMax {
-		schemaCache.Clear()
-		schemaCacheLen.Store(1)
-	}
 	schemaCache.Store(key, out)
 	return out
 }
@@ -54,13 +48,8 @@ type schemaKey struct {
 	schema string
 }
 
-// schemaCacheMax bounds the cache; past it the cache starts over.
-const schemaCacheMax = 4096
-
-var (
-	schemaCache    sync.Map
-	schemaCacheLen atomic.Int64
-)
+// schemaCache holds cleaned schemas by drop rule and schema.
+var schemaCache = Cache[schemaKey, json.RawMessage]{Max: 4096}
 
 func cleanSchema(schema json.RawMessage, drop SchemaDrop) json.RawMessage {
 	var v any

@@ -173,13 +173,7 @@ func TestRelayReadSplits(t *testing.T) {
 			checkRelay(t, stream, ones)
 			rng := rand.New(rand.NewPCG(1, uint64(len(stream))))
 			for range 50 {
-				var sizes []int
-				for n := 0; n < len(stream); {
-					k := 1 + rng.IntN(64)
-					sizes = append(sizes, k)
-					n += k
-				}
-				checkRelay(t, stream, sizes)
+				checkRelay(t, stream, randomReads(rng, len(stream), 64))
 			}
 		})
 	}
@@ -195,6 +189,17 @@ func TestRelayReadSplits(t *testing.T) {
 	})
 }
 
+// randomReads are read sizes of 1 to most bytes covering n bytes.
+func randomReads(rng *rand.Rand, n, most int) []int {
+	var sizes []int
+	for read := 0; read < n; {
+		k := 1 + rng.IntN(most)
+		sizes = append(sizes, k)
+		read += k
+	}
+	return sizes
+}
+
 // FuzzRelay relays arbitrary upstream bytes, read in arbitrary pieces, and
 // holds the client's bytes to the reference.
 func FuzzRelay(f *testing.F) {
@@ -205,13 +210,6 @@ func FuzzRelay(f *testing.F) {
 		if len(stream) > 64<<10 {
 			return
 		}
-		rng := rand.New(rand.NewPCG(seed, seed>>7))
-		var sizes []int
-		for n := 0; n < len(stream); {
-			k := 1 + rng.IntN(300)
-			sizes = append(sizes, k)
-			n += k
-		}
-		checkRelay(t, stream, sizes)
+		checkRelay(t, stream, randomReads(rand.New(rand.NewPCG(seed, seed>>7)), len(stream), 300))
 	})
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	json "github.com/goccy/go-json"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -560,7 +558,7 @@ func compactJSON(raw json.RawMessage) string {
 // to be changed (its capacity is its length, so an append copies it).
 func decodeTools(raw json.RawMessage) ([]llm.Tool, error) {
 	if v, ok := toolListCache.Load(unsafe.String(unsafe.SliceData(raw), len(raw))); ok {
-		return v.([]llm.Tool), nil
+		return v, nil
 	}
 	elems := splitArray(raw)
 	tools := make([]llm.Tool, 0, len(elems))
@@ -572,29 +570,19 @@ func decodeTools(raw json.RawMessage) ([]llm.Tool, error) {
 		tools = append(tools, tool)
 	}
 	tools = tools[:len(tools):len(tools)]
-	if toolListCacheLen.Add(1) > toolListCacheMax {
-		toolListCache.Clear()
-		toolListCacheLen.Store(1)
-	}
 	toolListCache.Store(string(raw), tools)
 	return tools, nil
 }
 
-// toolListCacheMax bounds the decoded-list cache; past it the cache starts
-// over.
-const toolListCacheMax = 256
-
-var (
-	toolListCache    sync.Map // string(raw) -> []llm.Tool
-	toolListCacheLen atomic.Int64
-)
+// toolListCache holds decoded tool lists by their bytes.
+var toolListCache = llm.Cache[string, []llm.Tool]{Max: 256}
 
 // Decoded tools are cached by their bytes: Claude Code sends the same ~64 KB
 // of tool definitions on every call.
 func decodeTool(raw json.RawMessage, i int) (llm.Tool, error) {
 	// The key is looked up without a copy (Load keeps nothing).
 	if v, ok := toolCache.Load(unsafe.String(unsafe.SliceData(raw), len(raw))); ok {
-		return v.(llm.Tool), nil
+		return v, nil
 	}
 	tool, err := decodeToolUncached(raw, i)
 	if err != nil {
@@ -606,21 +594,12 @@ func decodeTool(raw json.RawMessage, i int) (llm.Tool, error) {
 	if len(tool.Parameters) > 0 {
 		tool.Parameters = bytes.Clone(tool.Parameters)
 	}
-	if toolCacheLen.Add(1) > toolCacheMax {
-		toolCache.Clear()
-		toolCacheLen.Store(1)
-	}
 	toolCache.Store(string(own), tool)
 	return tool, nil
 }
 
-// toolCacheMax bounds the decoded-tool cache; past it the cache starts over.
-const toolCacheMax = 2048
-
-var (
-	toolCache    sync.Map
-	toolCacheLen atomic.Int64
-)
+// toolCache holds decoded tools by their bytes.
+var toolCache = llm.Cache[string, llm.Tool]{Max: 2048}
 
 func decodeToolUncached(raw json.RawMessage, i int) (llm.Tool, error) {
 	param := fmt.Sprintf("tools[%d]", i)

@@ -10,8 +10,6 @@ import (
 	"hash/maphash"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/switchyard/switchyard/internal/llm"
@@ -288,10 +286,8 @@ func encodeToolsJSON(tools []llm.Tool) ([]byte, error) {
 		h.WriteByte(0)
 	}
 	key := h.Sum64()
-	if v, ok := toolsCache.Load(key); ok {
-		if e := v.(*toolsEntry); e.matches(tools) {
-			return e.json, nil
-		}
+	if e, ok := toolsCache.Load(key); ok && e.matches(tools) {
+		return e.json, nil
 	}
 	b, err := marshalTools(tools)
 	if err != nil {
@@ -301,10 +297,6 @@ func encodeToolsJSON(tools []llm.Tool) ([]byte, error) {
 	for _, t := range tools {
 		e.raws = append(e.raws, bytes.Clone(t.Raw))
 		e.names = append(e.names, t.Name)
-	}
-	if toolsCacheLen.Add(1) > toolsCacheMax {
-		toolsCache.Clear()
-		toolsCacheLen.Store(1)
 	}
 	toolsCache.Store(key, e)
 	return b, nil
@@ -339,13 +331,10 @@ func (e *toolsEntry) matches(tools []llm.Tool) bool {
 	return true
 }
 
-// toolsCacheMax bounds the encoded-tools cache; past it the cache starts over.
-const toolsCacheMax = 256
-
 var (
-	toolsCache    sync.Map // uint64 -> *toolsEntry
-	toolsCacheLen atomic.Int64
-	toolsSeed     = maphash.MakeSeed()
+	// toolsCache holds encoded tool lists by the hash of their raw bytes.
+	toolsCache = llm.Cache[uint64, *toolsEntry]{Max: 256}
+	toolsSeed  = maphash.MakeSeed()
 )
 
 // spliceAfterMessages inserts "tools":toolsJSON after the messages member

@@ -71,13 +71,13 @@ func TestEncodeToolsCache(t *testing.T) {
 		})
 	}
 	// A full cache starts over and goes on serving correct lists.
-	for i := range toolsCacheMax + 10 {
+	for i := range toolsCache.Max + 10 {
 		l := []llm.Tool{tool(fmt.Sprintf("T%d", i), "x")}
 		if got, want := encode(l), uncached(l); !bytes.Contains([]byte(got), []byte(want)) {
 			t.Fatalf("list %d: got\n%s\nwant\n%s", i, got, want)
 		}
 	}
-	if n := toolsCacheLen.Load(); n > toolsCacheMax {
-		t.Fatalf("%d cached lists, bound %d", n, toolsCacheMax)
+	if n := toolsCache.Len(); n > toolsCache.Max {
+		t.Fatalf("%d cached lists, bound %d", n, toolsCache.Max)
 	}
 }
