@@ -232,7 +232,9 @@ func (g *Gateway) openSpend(opts Options) error {
 		}
 		g.log.Info("no general_settings.database_url: spend logs go to a SQLite file", "database", url)
 	}
-	store, err := spend.Open(url)
+	// A SQLite store opens (and migrates) while the gateway starts serving:
+	// records wait in the journal meanwhile.
+	store, err := spend.OpenBackground(url, g.log)
 	if err != nil {
 		return fmt.Errorf("general_settings.database_url: %w", err)
 	}
