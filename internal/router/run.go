@@ -89,11 +89,9 @@ func (sc *runScratch) newTry() *Try {
 	return t
 }
 
-// release drops what the scratch points to and returns it to the pool.
+// release drops the deployments the scratch points to and returns it to
+// the pool (its snapshots are overwritten by the next read).
 func (sc *runScratch) release() {
-	for i := range sc.snaps {
-		sc.snaps[i].CooldownUntil = time.Time{}
-	}
 	clear(sc.cands[:cap(sc.cands)])
 	clear(sc.tried[:cap(sc.tried)])
 	sc.newTry()

@@ -95,20 +95,18 @@ func (c *call) relay(ctx context.Context, d *router.Deployment, body io.Reader, 
 				}
 			}
 		}
-		if err == nil {
-			if n == len(buf) {
-				// One event fills the buffer: make room for the rest.
-				if len(buf) >= maxEventBytes {
-					err = errors.New("upstream sent an event longer than 16 MiB")
-				} else {
-					nb := make([]byte, 2*len(buf))
-					copy(nb, buf[:n])
-					buf, rb.b = nb, nb
-					continue
-				}
+		if err == nil && n == len(buf) {
+			// One event fills the buffer: make room for the rest.
+			if len(buf) >= maxEventBytes {
+				err = errors.New("upstream sent an event longer than 16 MiB")
 			} else {
-				continue
+				nb := make([]byte, 2*len(buf))
+				copy(nb, buf[:n])
+				buf, rb.b = nb, nb
 			}
+		}
+		if err == nil {
+			continue
 		}
 		r.stopLate()
 		c.setUsage(tracker.Usage())
