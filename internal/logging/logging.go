@@ -21,13 +21,23 @@ const maxBuffered = 64 << 10
 
 // Writer buffers what is written to it and writes it to the underlying
 // writer within FlushInterval. It is safe for concurrent use.
+//
+// The write to the underlying writer happens outside the lock that Write
+// takes to append: a full buffer is swapped for an empty one and written
+// while other goroutines go on appending. A slow log destination (a file
+// on a busy disk, a pipe) then delays only the goroutine that flushes, not
+// every request finishing meanwhile. Flushes go out in buffer order: the
+// flusher takes out before it lets go of mu.
 type Writer struct {
-	mu      sync.Mutex
-	w       io.Writer
+	mu      sync.Mutex // guards buf, pending, closed; taken before out
 	buf     []byte
 	pending bool
 	closed  bool
 	timer   *time.Timer
+
+	out   sync.Mutex // serializes writes to w
+	w     io.Writer
+	spare []byte // an empty buffer for the next swap; guarded by out
 }
 
 // NewWriter buffers writes to w.
@@ -42,49 +52,61 @@ func NewWriter(w io.Writer) *Writer {
 // buffer is reported by Flush).
 func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.closed {
+		w.out.Lock()
+		w.mu.Unlock()
+		defer w.out.Unlock()
 		return w.w.Write(p)
 	}
 	w.buf = append(w.buf, p...)
 	if len(w.buf) >= maxBuffered {
-		_ = w.flushLocked()
-	} else if !w.pending {
+		_ = w.flushUnlock()
+		return len(p), nil
+	}
+	if !w.pending {
 		w.pending = true
 		w.timer.Reset(FlushInterval)
 	}
+	w.mu.Unlock()
 	return len(p), nil
 }
 
-// Flush writes out what is buffered.
+// Flush writes out what is buffered, after any write already under way.
 func (w *Writer) Flush() error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.flushLocked()
+	return w.flushUnlock()
 }
 
-func (w *Writer) flushLocked() error {
+// flushUnlock is called with mu held and releases it: it swaps the buffer
+// for the spare and writes the full one once mu is released.
+func (w *Writer) flushUnlock() error {
 	w.pending = false
-	if len(w.buf) == 0 {
+	w.out.Lock()
+	full := w.buf
+	if len(full) == 0 {
+		w.mu.Unlock()
+		w.out.Unlock()
 		return nil
 	}
-	_, err := w.w.Write(w.buf)
-	if cap(w.buf) > 4*maxBuffered {
+	w.buf, w.spare = w.spare[:0], nil
+	if w.buf == nil {
 		w.buf = make([]byte, 0, 4<<10)
-	} else {
-		w.buf = w.buf[:0]
 	}
+	w.mu.Unlock()
+	_, err := w.w.Write(full)
+	if cap(full) <= 4*maxBuffered {
+		w.spare = full[:0]
+	}
+	w.out.Unlock()
 	return err
 }
 
 // Close flushes and makes later writes go straight through.
 func (w *Writer) Close() error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.timer.Stop()
-	err := w.flushLocked()
 	w.closed = true
-	return err
+	return w.flushUnlock()
 }
 
 // New returns a logger writing text (or JSON) lines to w through a Writer,

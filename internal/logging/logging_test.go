@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -105,6 +106,93 @@ func TestFullBufferIsWrittenAtOnce(t *testing.T) {
 	}
 	if out.Writes() != 1 {
 		t.Fatalf("a full buffer must be written without waiting; %d writes", out.Writes())
+	}
+}
+
+// gatedWriter blocks its first write until release is closed.
+type gatedWriter struct {
+	lockedBuffer
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	first := false
+	g.once.Do(func() { first = true })
+	if first {
+		close(g.entered)
+		<-g.release
+	}
+	return g.lockedBuffer.Write(p)
+}
+
+func TestSlowDestinationDoesNotBlockOtherWrites(t *testing.T) {
+	g := &gatedWriter{entered: make(chan struct{}), release: make(chan struct{})}
+	w := NewWriter(g)
+	defer w.Close()
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(g.release) }) }
+	defer release() // before Close, or a failing run would hang in it
+	big := bytes.Repeat([]byte("a"), maxBuffered)
+	go func() { _, _ = w.Write(big) }() // fills the buffer: its flush blocks in the destination
+	<-g.entered
+	done := make(chan struct{})
+	go func() {
+		_, _ = w.Write([]byte("second\n"))
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		release()
+		<-done
+		t.Fatal("a write waited for another goroutine's flush to a slow destination")
+	}
+	release()
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.String(); got != string(big)+"second\n" {
+		t.Fatalf("output out of order or incomplete: %d bytes, ends %q", len(got), got[max(0, len(got)-10):])
+	}
+}
+
+func TestConcurrentFlushesKeepLineOrder(t *testing.T) {
+	var out lockedBuffer
+	w := NewWriter(&out)
+	line := func(i int) string { return fmt.Sprintf("%06d %s\n", i, strings.Repeat("y", 900)) }
+	const n = 2000
+	stop := make(chan struct{})
+	flushed := make(chan struct{})
+	go func() { // flushes racing the appends
+		defer close(flushed)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = w.Flush()
+			}
+		}
+	}()
+	for i := range n {
+		_, _ = w.Write([]byte(line(i)))
+	}
+	close(stop)
+	<-flushed
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for i := range n {
+		want.WriteString(line(i))
+	}
+	if out.String() != want.String() {
+		t.Fatal("lines out of order or lost across concurrent flushes")
+	}
+	if out.Writes() < 2 {
+		t.Fatalf("expected several flushes, got %d", out.Writes())
 	}
 }
 
