@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/switchyard/switchyard/internal/record"
 )
@@ -227,9 +228,13 @@ type segment struct {
 	synced int64 // bytes on stable storage (syncLoop's)
 	mark   int64 // size at syncLoop's previous tick (syncLoop's)
 	// m[:ready] is prefaulted; prefaulting says appendLoop was asked for
-	// more (both under mu).
+	// more (both under mu). touch is held while pages past ready are
+	// being touched: appendLoop takes it under mu and touches without
+	// mu; an append that overtakes ready takes it (under mu) before it
+	// writes there.
 	ready       int64
 	prefaulting bool
+	touch       sync.Mutex
 	recyclable  bool // a mapped segment of SegmentBytes: reused once committed
 }
 
@@ -533,7 +538,11 @@ func (w *Writer) askPrefault() {
 }
 
 // prefault prefaults the current segment up to prefaultAhead past its
-// appends. Only appendLoop calls it (it alone unmaps).
+// appends, and touches each page of that from this process: in a virtual
+// machine with shadow page tables the first store into a page costs
+// microseconds even after the kernel has mapped it, and here it is paid
+// off the request path and outside mu. Only appendLoop calls it (it alone
+// unmaps).
 func (w *Writer) prefault() {
 	w.mu.Lock()
 	s := w.cur
@@ -543,13 +552,25 @@ func (w *Writer) prefault() {
 	}
 	from := s.ready
 	to := min(int64(len(s.m)), max(from, s.size)+prefaultAhead)
+	s.touch.Lock() // under mu: no append is past ready, so none is in [from, to)
 	w.mu.Unlock()
 	if to > from {
 		prefault(s.m[from:to])
+		touchPages(s.m, from, to)
 	}
+	s.touch.Unlock()
 	w.mu.Lock()
 	s.ready, s.prefaulting = max(s.ready, to), false
 	w.mu.Unlock()
+}
+
+// touchPages stores into each page of m that starts in [from, to),
+// leaving its bytes as they are (an atomic add of 0).
+func touchPages(m []byte, from, to int64) {
+	page := int64(os.Getpagesize())
+	for p := (from + page - 1) &^ (page - 1); p < to && p+4 <= int64(len(m)); p += page {
+		atomic.AddUint32((*uint32)(unsafe.Pointer(&m[p])), 0)
+	}
 }
 
 // sealLocked ends appends to the current segment; syncLoop syncs and
@@ -676,8 +697,10 @@ func (w *Writer) appendLocked(buf []byte, items []queued) bool {
 			// little here, cheaper than a fault per page.
 			page := int64(os.Getpagesize())
 			to := min(int64(len(cur.m)), (end+16*page-1)&^(page-1))
+			cur.touch.Lock() // appendLoop may be touching these pages
 			prefault(cur.m[cur.ready:to])
 			cur.ready = to
+			cur.touch.Unlock()
 		}
 		copy(cur.m[cur.size:], buf)
 		if cur.size+size+prefaultAhead/2 >= cur.ready {
