@@ -189,6 +189,9 @@ type Router struct {
 	now         func() time.Time
 	sleep       func(context.Context, time.Duration) error
 
+	// rnd, under rmu, when Options.Seed is set (tests: the same choices
+	// every run); else the choices come from math/rand/v2's global
+	// generator, which takes no lock.
 	rmu sync.Mutex
 	rnd *rand.Rand
 
@@ -230,13 +233,11 @@ func New(deps []*Deployment, aliases map[string]config.Alias, opts Options) *Rou
 	if opts.State == nil {
 		opts.State = NewMemoryState()
 	}
-	seed := opts.Seed
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
 	r := &Router{groups: map[string]*Group{}, aliasGroups: map[string]*Group{}, aliases: aliases, opts: opts,
-		strategy: strategyFor(opts.Strategy), keepSamples: opts.Strategy == config.StrategyLatencyBased, log: opts.Logger, now: opts.Now, sleep: sleepCtx,
-		rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+		strategy: strategyFor(opts.Strategy), keepSamples: opts.Strategy == config.StrategyLatencyBased, log: opts.Logger, now: opts.Now, sleep: sleepCtx}
+	if seed := opts.Seed; seed != 0 {
+		r.rnd = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	}
 	r.state = newGuard(opts.State, opts.StateTimeout, opts.StatePause, opts.Now, opts.Logger)
 	for _, d := range deps {
 		g := r.groups[d.Cfg.ModelName]
@@ -310,15 +311,30 @@ func New(deps []*Deployment, aliases map[string]config.Alias, opts Options) *Rou
 }
 
 func (r *Router) float64() float64 {
+	if r.rnd == nil {
+		return rand.Float64()
+	}
 	r.rmu.Lock()
 	defer r.rmu.Unlock()
 	return r.rnd.Float64()
 }
 
 func (r *Router) intN(n int) int {
+	if r.rnd == nil {
+		return rand.IntN(n)
+	}
 	r.rmu.Lock()
 	defer r.rmu.Unlock()
 	return r.rnd.IntN(n)
+}
+
+func (r *Router) int64N(n int64) int64 {
+	if r.rnd == nil {
+		return rand.Int64N(n)
+	}
+	r.rmu.Lock()
+	defer r.rmu.Unlock()
+	return r.rnd.Int64N(n)
 }
 
 // Groups lists the groups in config order.

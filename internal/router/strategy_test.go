@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"sync"
 	"testing"
@@ -17,6 +18,12 @@ import (
 // critical values are for p = 0.001.
 func chiSquare(t *testing.T, observed []int, weights []float64) {
 	t.Helper()
+	chiSquareAt(t, observed, weights, map[int]float64{1: 10.83, 2: 13.82, 3: 16.27}[len(observed)-1])
+}
+
+// chiSquareAt fails when observed departs from weights beyond critical.
+func chiSquareAt(t *testing.T, observed []int, weights []float64, critical float64) {
+	t.Helper()
 	var n, total float64
 	for i := range observed {
 		n += float64(observed[i])
@@ -27,7 +34,6 @@ func chiSquare(t *testing.T, observed []int, weights []float64) {
 		e := n * weights[i] / total
 		x2 += (float64(o) - e) * (float64(o) - e) / e
 	}
-	critical := map[int]float64{1: 10.83, 2: 13.82, 3: 16.27}[len(observed)-1]
 	if x2 > critical {
 		t.Fatalf("observed %v for weights %v: chi-square %.2f > %.2f", observed, weights, x2, critical)
 	}
@@ -60,6 +66,29 @@ func TestSimpleShuffleDistribution(t *testing.T) {
 			chiSquare(t, obs, tc.weights)
 		})
 	}
+}
+
+// TestSimpleShuffleUnseeded: without Options.Seed the choices come from
+// the global generator, still weighted (critical value at p ≈ 1e-6, so a
+// run that is not reproducible does not flake).
+func TestSimpleShuffleUnseeded(t *testing.T) {
+	deps := []*Deployment{dep("g", "a", weight(1)), dep("g", "b", weight(2)), dep("g", "c", weight(7))}
+	r := New(deps, nil, Options{Logger: slog.New(slog.DiscardHandler)})
+	if r.rnd != nil {
+		t.Fatal("an unseeded router has its own locked generator")
+	}
+	s := newScript(map[string]behaviour{})
+	const n = 20000
+	for range n {
+		if _, err := run(t, r, "g", s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	obs := make([]int, len(deps))
+	for i, d := range deps {
+		obs[i] = s.count(d.ID())
+	}
+	chiSquareAt(t, obs, []float64{1, 2, 7}, 27.6)
 }
 
 func TestLeastBusy(t *testing.T) {
