@@ -78,7 +78,7 @@ type Metrics struct {
 	errors      *prometheus.CounterVec   // route, model, exception_class
 	modelReqs   *prometheus.CounterVec   // model, model_id, api_provider, status
 	costTotal   *prometheus.CounterVec   // model, api_provider
-	inFlight    prometheus.Gauge         // litellm_in_flight_requests
+	inFlight    atomic.Int64             // litellm_in_flight_requests (a GaugeFunc reads it)
 	cbDropped   *prometheus.CounterVec   // sink
 	depState    *prometheus.GaugeVec     // model_id, model_group, api_base
 	depCooled   *prometheus.CounterVec   // model_id, model_group
@@ -199,11 +199,12 @@ func New(opts Options) *Metrics {
 	m.reg.MustRegister(m.depState)
 	m.depCooled = counter("litellm_deployment_cooled_down_total",
 		"Times the router cooled a deployment down.", "model_id", "model_group")
-	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+	// An integer moved with one atomic add: a float Gauge's Add is a
+	// compare-and-swap loop, which two cores moving it at once retry.
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "litellm_in_flight_requests",
 		Help: "Requests being served right now.",
-	})
-	m.reg.MustRegister(m.inFlight)
+	}, func() float64 { return float64(m.inFlight.Load()) }))
 	m.cbDropped = counter("switchyard_callback_dropped_total",
 		"Records a callback sink dropped (queue full, collector down or rejecting).", "sink")
 
@@ -270,7 +271,7 @@ func (m *Metrics) Record(r *record.Record) {
 
 // InFlight moves litellm_in_flight_requests by delta: +1 when a request
 // starts, -1 when it ends.
-func (m *Metrics) InFlight(delta int) { m.inFlight.Add(float64(delta)) }
+func (m *Metrics) InFlight(delta int) { m.inFlight.Add(int64(delta)) }
 
 // SetDeploymentState sets litellm_deployment_state for one deployment
 // (StateHealthy, StatePartialOutage or StateOutage).

@@ -155,3 +155,29 @@ general_settings:
 	})
 	return g.Handler()
 }
+
+// BenchmarkServerParallel is BenchmarkServerPassthrough/json from every
+// P at once (b.RunParallel): what state shared between requests (metric
+// series, the request log's buffer, the spend journal, the router's and
+// the connection pool's locks) costs when two cores take turns writing
+// it. cpu-ns/op is the process's CPU per request, upstream included.
+func BenchmarkServerParallel(b *testing.B) {
+	h := benchGateway(b, true)
+	body := []byte(`{"model":"bench-json","messages":[{"role":"system","content":"You are a helpful assistant."},` +
+		`{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":64,"temperature":0.2}`)
+	hdr := []string{"Content-Type", "application/json", "Authorization", "Bearer sk-bench-master"}
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	cpu := cputime.Start(b)
+	b.RunParallel(func(pb *testing.PB) {
+		var rec httpd.Recorder
+		rec.Remote = benchRemote
+		for pb.Next() {
+			if raw := rec.Do(b.Context(), h, http.MethodPost, "/v1/chat/completions", body, hdr...); !bytes.HasPrefix(raw, ok200) {
+				b.Errorf("reply:\n%.600s", raw)
+				return
+			}
+		}
+	})
+	cpu.Stop()
+}
