@@ -86,6 +86,10 @@ type cell struct {
 	AddedxFloor float64 `json:"added_latency_x_floor,omitempty"`
 	CPUxStd     float64 `json:"cpu_x_nethttp,omitempty"`
 	CPUxHTTPD   float64 `json:"cpu_x_httpd,omitempty"`
+	// CPUxBaseline (switchyard only, with -baseline): the median over
+	// rounds of switchyard's CPU per request over the baseline build's in
+	// the same round.
+	CPUxBaseline float64 `json:"cpu_x_baseline,omitempty"`
 }
 
 type startupResult struct {
@@ -149,7 +153,7 @@ type env struct {
 }
 
 func (e *env) stopAll() {
-	for _, t := range []string{tgSwitchyard, tgStd, tgHTTPD, tgFast} {
+	for _, t := range []string{tgSwitchyard, tgBaseline, tgStd, tgHTTPD, tgFast} {
 		e.procs[t].stop()
 	}
 	e.up.stop()
@@ -408,6 +412,13 @@ func (e *env) start() error {
 		}
 		e.procs[tgSwitchyard], e.addrs[tgSwitchyard] = p, addr
 	}
+	if slices.Contains(o.targets, tgBaseline) {
+		p, addr, err := e.startSwitchyard("baseline", o.baseline, gatewayConfig(e.ups, filepath.Join(e.dir, "spend-baseline.db")))
+		if err != nil {
+			return err
+		}
+		e.procs[tgBaseline], e.addrs[tgBaseline] = p, addr
+	}
 	return nil
 }
 
@@ -574,7 +585,7 @@ func (e *env) scenarios(claude []byte) []*scenario {
 			}
 			// The translated scenario exists only in a gateway; its
 			// reference is switchyard's own pass-through of the same body.
-			if s.Name == scTranslated && t != tgSwitchyard {
+			if s.Name == scTranslated && t != tgSwitchyard && t != tgBaseline {
 				continue
 			}
 			s.Targets = append(s.Targets, t)

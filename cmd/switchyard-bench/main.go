@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -52,6 +53,7 @@ type options struct {
 	startupDeps int
 	startupRuns int
 	switchyard  string
+	baseline    string
 	claudeBody  string
 	out         string
 	quick       bool
@@ -85,6 +87,7 @@ const (
 	tgStd        = "nethttp"
 	tgHTTPD      = "httpd"
 	tgSwitchyard = "switchyard"
+	tgBaseline   = "baseline" // another switchyard build (-baseline), for A/B
 )
 
 // Mode names.
@@ -97,8 +100,11 @@ const (
 
 var (
 	allScenarios = []string{scJSON, scStream, scClaude, scTranslated, scSlow, scStartup}
-	allTargets   = []string{tgDirect, tgFast, tgStd, tgHTTPD, tgSwitchyard}
-	allModes     = []string{modeC1, modeCN, modeOpen}
+	// defaultTargets run unless -targets says otherwise; baseline needs
+	// -baseline.
+	defaultTargets = []string{tgDirect, tgFast, tgStd, tgHTTPD, tgSwitchyard}
+	allTargets     = []string{tgDirect, tgFast, tgStd, tgHTTPD, tgSwitchyard, tgBaseline}
+	allModes       = []string{modeC1, modeCN, modeOpen}
 	// knownScenarios adds the opt-in ones to the default list.
 	knownScenarios = append(append([]string{}, allScenarios...), scOllama)
 )
@@ -133,7 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios to run: "+strings.Join(knownScenarios, ",")+
 		" (default: all but ollama, plus ollama when -ollama-url answers)")
 	modes := fs.String("modes", strings.Join(allModes, ","), "load modes: c1 (closed, 1 connection), cN (closed, -conns), open (vegeta at a fixed rate)")
-	targets := fs.String("targets", strings.Join(allTargets, ","), "targets: "+strings.Join(allTargets, ","))
+	targets := fs.String("targets", strings.Join(defaultTargets, ","), "targets: "+strings.Join(allTargets, ",")+" (baseline: added by -baseline)")
 	fs.IntVar(&o.events, "events", 10, "data events per upstream stream")
 	fs.IntVar(&o.slowStreams, "slow-streams", 1000, "concurrent streams of the slow scenario")
 	fs.DurationVar(&o.slowDelay, "slow-event-delay", 100*time.Millisecond, "delay between events of the slow scenario's streams")
@@ -141,6 +147,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.startupDeps, "startup-deployments", 200, "deployments in the start-up scenario's config")
 	fs.IntVar(&o.startupRuns, "startup-runs", 3, "starts per round in the start-up scenario")
 	fs.StringVar(&o.switchyard, "switchyard", "", "switchyard binary (default: go build ./cmd/switchyard into a temp dir)")
+	fs.StringVar(&o.baseline, "baseline", "", "another switchyard binary, run as target \"baseline\" with the same config, interleaved with switchyard: an A/B of two builds in one run")
 	fs.StringVar(&o.claudeBody, "claude-body", "", "Claude Code request body (default: testdata/claude-code/01_plain_prompt_default_model.request.json)")
 	fs.StringVar(&o.out, "out", "bench-results.json", "JSON result file")
 	fs.BoolVar(&o.quick, "quick", false, "a few seconds in all: 1 round, short measurements, 8 connections, 50 slow streams")
@@ -189,6 +196,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if err := checkNames("target", o.targets, allTargets); err != nil {
 		return o, err
+	}
+	if o.baseline != "" && !slices.Contains(o.targets, tgBaseline) {
+		o.targets = append(o.targets, tgBaseline)
+	}
+	if o.baseline == "" && slices.Contains(o.targets, tgBaseline) {
+		return o, fmt.Errorf("target %q needs -baseline BINARY", tgBaseline)
 	}
 	switch {
 	case o.rounds < 1 || o.rounds > 100:

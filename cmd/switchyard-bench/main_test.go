@@ -47,7 +47,7 @@ func TestQuick(t *testing.T) {
 		seen[c.Scenario+"/"+c.Target+"/"+c.Mode] = c
 	}
 	for _, s := range res.Scenarios {
-		want := allTargets
+		want := defaultTargets
 		if s.Name == scTranslated {
 			want = []string{tgSwitchyard}
 		}
@@ -146,5 +146,30 @@ func TestParseFlagsRejects(t *testing.T) {
 		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v: accepted", args)
 		}
+	}
+}
+
+func TestBaselineTarget(t *testing.T) {
+	o, err := parseFlags([]string{"-baseline", "/bin/old-switchyard", "-targets", "fasthttp,switchyard"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(o.targets, ",") != "fasthttp,switchyard,baseline" {
+		t.Errorf("targets %v: -baseline must add the baseline target", o.targets)
+	}
+	if _, err := parseFlags([]string{"-targets", "switchyard,baseline"}, &bytes.Buffer{}); err == nil {
+		t.Error("target baseline without -baseline accepted")
+	}
+	// The A/B ratio pairs the rounds: drift between rounds cancels.
+	res := &results{Cells: []*cell{
+		{Scenario: scJSON, Target: tgSwitchyard, Mode: modeCN, Samples: []sample{{Round: 1, CPUus: 50}, {Round: 2, CPUus: 100}, {Round: 3, CPUus: 66}}},
+		{Scenario: scJSON, Target: tgBaseline, Mode: modeCN, Samples: []sample{{Round: 1, CPUus: 55}, {Round: 2, CPUus: 110}, {Round: 3, CPUus: 60}}},
+	}}
+	aggregate(res)
+	if got := res.Cells[0].CPUxBaseline; got != 0.909 {
+		t.Errorf("switchyard ÷ baseline %v, want 0.909 (median of 0.909, 0.909, 1.1)", got)
+	}
+	if res.Cells[1].CPUxBaseline != 0 {
+		t.Error("the baseline has a ratio to itself")
 	}
 }

@@ -71,6 +71,19 @@ func aggregate(res *results) {
 		if h := find(sc, tgHTTPD, c.Mode); h != nil {
 			c.CPUxHTTPD = ratio(c.CPUus, h.CPUus)
 		}
+		if b := find(c.Scenario, tgBaseline, c.Mode); b != nil && c.Target == tgSwitchyard {
+			var rs []float64
+			for _, s := range c.Samples {
+				for _, bs := range b.Samples {
+					if bs.Round == s.Round && bs.CPUus > 0 {
+						rs = append(rs, s.CPUus/bs.CPUus)
+					}
+				}
+			}
+			if len(rs) > 0 {
+				c.CPUxBaseline = math.Round(median(rs)*1000) / 1000
+			}
+		}
 	}
 }
 
@@ -190,6 +203,12 @@ func printReport(w io.Writer, res *results) {
 				c.CPUus, x(c.CPUxFloor), x(c.CPUxStd), x(c.CPUxHTTPD), float64(c.PeakRSSKB)/1024, c.Errors)
 		}
 		tw.Flush()
+		for _, c := range res.Cells {
+			if c.Scenario == s.Name && c.CPUxBaseline > 0 {
+				fmt.Fprintf(w, "  %s: switchyard CPU/request ÷ baseline's, median of the rounds' ratios: %.3f×\n",
+					modeLabel(c.Mode, c.Conns, c.Rate), c.CPUxBaseline)
+			}
+		}
 	}
 	if res.Ollama != nil {
 		printOllama(w, res.Ollama)
