@@ -2,8 +2,10 @@ package spend
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"math"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -458,5 +460,74 @@ func TestOpenPostgresUnreachable(t *testing.T) {
 	}
 	if err := s.Insert(ctx, genRecords(1)); err == nil {
 		t.Error("Insert: no error")
+	}
+}
+
+// TestSQLitePageSize: a new database gets 16 KiB pages; one made with
+// another page size keeps it and takes records as before.
+func TestSQLitePageSize(t *testing.T) {
+	pageSize := func(path string) int {
+		t.Helper()
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.QueryRow("PRAGMA page_size").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	dir := t.TempDir()
+	fresh := filepath.Join(dir, "new.db")
+	s, err := Open("sqlite:///" + fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if n := pageSize(fresh); n != 16384 {
+		t.Errorf("new database: page_size %d, want 16384", n)
+	}
+	db0, err := sql.Open("sqlite", fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	if err := db0.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("new database: journal_mode %q (%v), want wal", mode, err)
+	}
+	db0.Close()
+
+	old := filepath.Join(dir, "old.db")
+	db, err := sql.Open("sqlite", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA page_size = 4096; CREATE TABLE t (x); DROP TABLE t"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err = Open("sqlite:///" + old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Insert(context.Background(), genRecords(10)); err != nil {
+		t.Fatal(err)
+	}
+	if n, u := countIDs(t, s); n != 10 || u != 10 {
+		t.Errorf("%d records (%d unique), want 10", n, u)
+	}
+	if n := pageSize(old); n != 4096 {
+		t.Errorf("existing database: page_size %d, want 4096 kept", n)
+	}
+	db1, err := sql.Open("sqlite", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db1.Close()
+	if err := db1.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("existing database: journal_mode %q (%v), want wal", mode, err)
 	}
 }
