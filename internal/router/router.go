@@ -189,10 +189,7 @@ type Router struct {
 	now         func() time.Time
 	sleep       func(context.Context, time.Duration) error
 
-	// rnd, under rmu, when Options.Seed is set (tests: the same choices
-	// every run); else the choices come from math/rand/v2's global
-	// generator, which takes no lock.
-	rmu sync.Mutex
+	// rnd is safe for concurrent use: see source.
 	rnd *rand.Rand
 
 	admitted atomic.Int64
@@ -234,10 +231,8 @@ func New(deps []*Deployment, aliases map[string]config.Alias, opts Options) *Rou
 		opts.State = NewMemoryState()
 	}
 	r := &Router{groups: map[string]*Group{}, aliasGroups: map[string]*Group{}, aliases: aliases, opts: opts,
-		strategy: strategyFor(opts.Strategy), keepSamples: opts.Strategy == config.StrategyLatencyBased, log: opts.Logger, now: opts.Now, sleep: sleepCtx}
-	if seed := opts.Seed; seed != 0 {
-		r.rnd = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	}
+		strategy: strategyFor(opts.Strategy), keepSamples: opts.Strategy == config.StrategyLatencyBased, log: opts.Logger, now: opts.Now, sleep: sleepCtx,
+		rnd: rand.New(source(opts.Seed))}
 	r.state = newGuard(opts.State, opts.StateTimeout, opts.StatePause, opts.Now, opts.Logger)
 	for _, d := range deps {
 		g := r.groups[d.Cfg.ModelName]
@@ -310,31 +305,30 @@ func New(deps []*Deployment, aliases map[string]config.Alias, opts Options) *Rou
 	return r
 }
 
-func (r *Router) float64() float64 {
-	if r.rnd == nil {
-		return rand.Float64()
+// source is where a router's random choices come from, safe for
+// concurrent use: math/rand/v2's global generator, which takes no lock;
+// or, when a test sets Options.Seed, a generator of that seed under a lock
+// (the same choices every run).
+func source(seed uint64) rand.Source {
+	if seed == 0 {
+		return globalSource{}
 	}
-	r.rmu.Lock()
-	defer r.rmu.Unlock()
-	return r.rnd.Float64()
+	return &lockedSource{src: rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)}
 }
 
-func (r *Router) intN(n int) int {
-	if r.rnd == nil {
-		return rand.IntN(n)
-	}
-	r.rmu.Lock()
-	defer r.rmu.Unlock()
-	return r.rnd.IntN(n)
+type globalSource struct{}
+
+func (globalSource) Uint64() uint64 { return rand.Uint64() }
+
+type lockedSource struct {
+	mu  sync.Mutex
+	src *rand.PCG
 }
 
-func (r *Router) int64N(n int64) int64 {
-	if r.rnd == nil {
-		return rand.Int64N(n)
-	}
-	r.rmu.Lock()
-	defer r.rmu.Unlock()
-	return r.rnd.Int64N(n)
+func (l *lockedSource) Uint64() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.src.Uint64()
 }
 
 // Groups lists the groups in config order.

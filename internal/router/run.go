@@ -292,7 +292,7 @@ func (r *Router) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	if d <= 0 || d > r.opts.RetryMax {
 		d = r.opts.RetryMax
 	}
-	j := time.Duration(r.int64N(int64(d/2) + 1))
+	j := time.Duration(r.rnd.Int64N(int64(d/2) + 1))
 	return max(d/2+j, min(r.opts.RetryMin, r.opts.RetryMax))
 }
 

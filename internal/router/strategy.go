@@ -46,7 +46,7 @@ func pickShuffle(r *Router, cands []cand, _ bool) int {
 		weights[i] = w
 		total += w
 	}
-	x := r.float64() * total
+	x := r.rnd.Float64() * total
 	for i, w := range weights {
 		if x < w {
 			return i
@@ -82,9 +82,9 @@ func (r *Router) pickMin(cands []cand, score func(c *cand) float64) int {
 		}
 	}
 	if len(ties) == 0 { // every score is +Inf
-		return r.intN(len(cands))
+		return r.rnd.IntN(len(cands))
 	}
-	return ties[r.intN(len(ties))]
+	return ties[r.rnd.IntN(len(ties))]
 }
 
 // pickLeastBusy takes the deployment with the fewest calls in flight.
@@ -170,7 +170,7 @@ func pickLowestLatency(r *Router, cands []cand, stream bool) int {
 			near = append(near, i)
 		}
 	}
-	return near[r.intN(len(near))]
+	return near[r.rnd.IntN(len(near))]
 }
 
 // meanLatency is the mean of the fresh samples, preferring the series that

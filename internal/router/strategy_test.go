@@ -73,10 +73,10 @@ func TestSimpleShuffleDistribution(t *testing.T) {
 // run that is not reproducible does not flake).
 func TestSimpleShuffleUnseeded(t *testing.T) {
 	deps := []*Deployment{dep("g", "a", weight(1)), dep("g", "b", weight(2)), dep("g", "c", weight(7))}
-	r := New(deps, nil, Options{Logger: slog.New(slog.DiscardHandler)})
-	if r.rnd != nil {
+	if _, ok := source(0).(globalSource); !ok {
 		t.Fatal("an unseeded router has its own locked generator")
 	}
+	r := New(deps, nil, Options{Logger: slog.New(slog.DiscardHandler)})
 	s := newScript(map[string]behaviour{})
 	const n = 20000
 	for range n {
