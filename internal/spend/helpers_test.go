@@ -142,16 +142,24 @@ func genRecords(n int) []*record.Record {
 func allIDs(t *testing.T, s Store, f Filter) []string {
 	t.Helper()
 	var ids []string
+	for _, r := range allRecords(t, s, f) {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+// allRecords pages through the whole store.
+func allRecords(t *testing.T, s Store, f Filter) []*record.Record {
+	t.Helper()
+	var out []*record.Record
 	for page := 0; ; page++ {
 		recs, next, err := s.Query(context.Background(), f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range recs {
-			ids = append(ids, r.ID)
-		}
+		out = append(out, recs...)
 		if next == "" {
-			return ids
+			return out
 		}
 		if page > 10000 {
 			t.Fatal("pagination does not end")

@@ -269,13 +269,7 @@ func TestWriterModesCrashReplay(t *testing.T) {
 				w1.RecordDurable(r)
 			}
 			w1.crash()
-			w2, err := NewWriter(s, dir, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w2.Close(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			w2 := replayJournal(t, s, dir, opts)
 			if n, u := countIDs(t, s); n != 2000 || u != 2000 {
 				t.Errorf("%d records (%d unique), want 2000", n, u)
 			}
@@ -523,25 +517,8 @@ func TestConcurrentAppendsPassPrefault(t *testing.T) {
 		t.Fatalf("journaled %d of %d (stats %+v)", st.Journaled, workers*each, st)
 	}
 	w1.crash()
-	w2, err := NewWriter(s, dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w2.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var got []*record.Record
-	for cursor := ""; ; {
-		page, next, err := s.Query(context.Background(), Filter{Limit: MaxLimit, Cursor: cursor})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, page...)
-		if next == "" {
-			break
-		}
-		cursor = next
-	}
+	replayJournal(t, s, dir, opts)
+	got := allRecords(t, s, Filter{Limit: MaxLimit})
 	byID := map[string]*record.Record{}
 	for _, r := range got {
 		byID[r.ID] = r
@@ -554,4 +531,18 @@ func TestConcurrentAppendsPassPrefault(t *testing.T) {
 			t.Fatalf("record %s lost or its prompt changed", r.ID)
 		}
 	}
+}
+
+// replayJournal starts a Writer on dir, which replays what a crashed one
+// left into s, and closes it.
+func replayJournal(t *testing.T, s Store, dir string, opts WriterOptions) *Writer {
+	t.Helper()
+	w, err := NewWriter(s, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
