@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -51,6 +52,8 @@ type Options struct {
 	DefaultDatabase string
 	// Env reads environment variables for callbacks (default os.Getenv).
 	Env func(string) string
+	// Dial opens upstream connections instead of TCP (benchmarks).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Gateway is a configured, runnable gateway.
@@ -83,6 +86,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		rt = opts.Transport
 	} else {
 		pool = provider.NewPool()
+		pool.Dial = opts.Dial
 	}
 	client := &http.Client{Transport: rt}
 	for _, n := range notImplemented(cfg) {

@@ -2,10 +2,13 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/tidwall/sjson"
@@ -30,30 +33,7 @@ import (
 //	go tool pprof -top cpu.out
 func BenchmarkServerPassthrough(b *testing.B) {
 	h := benchGateway(b, true)
-	claude := benchdata.ClaudeCodeBody(b)
-	oaHdr := []string{"Content-Type", "application/json", "Authorization", "Bearer sk-bench-master"}
-	antHdr := []string{"Content-Type", "application/json", "X-Api-Key", "sk-bench-master",
-		"Anthropic-Version", "2023-06-01", "Anthropic-Beta", "claude-code-20250219,interleaved-thinking-2025-05-14"}
-	chat := func(model string, stream bool) []byte {
-		s := ""
-		if stream {
-			s = `,"stream":true`
-		}
-		return []byte(`{"model":"` + model + `","messages":[{"role":"system","content":"You are a helpful assistant."},` +
-			`{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":64,"temperature":0.2` + s + `}`)
-	}
-	withModel := func(m string) []byte { out, _ := sjson.SetBytes(claude, "model", m); return out }
-	for _, tc := range []struct {
-		name, path string
-		body       []byte
-		hdr        []string
-		expect     string
-	}{
-		{"json", "/v1/chat/completions", chat("bench-json", false), oaHdr, `"usage"`},
-		{"stream-10-events", "/v1/chat/completions", chat("bench-stream", true), oaHdr, "[DONE]"},
-		{"claude-code-passthrough", "/v1/messages?beta=true", withModel("claude-pass"), antHdr, "message_stop"},
-		{"claude-code-translated", "/v1/messages?beta=true", withModel("claude-xlate"), antHdr, "message_stop"},
-	} {
+	for _, tc := range benchCases(b) {
 		b.Run(tc.name, func(b *testing.B) {
 			// One checked call first: the benchmark must measure success.
 			var rec httpd.Recorder
@@ -109,10 +89,19 @@ var (
 // upstreams on loopback.
 func benchGateway(b *testing.B, spendLog bool) httpd.Handler {
 	b.Helper()
+	return newBenchGateway(b, spendLog, map[string]string{
+		benchdata.UpstreamJSON:      benchdata.ServeUpstream(b, benchdata.UpstreamJSON),
+		benchdata.UpstreamSSE:       benchdata.ServeUpstream(b, benchdata.UpstreamSSE),
+		benchdata.UpstreamAnthropic: benchdata.ServeUpstream(b, benchdata.UpstreamAnthropic),
+	}, nil)
+}
+
+// newBenchGateway is benchGateway's gateway with the upstreams at bases
+// (by mode), dialed by dial (nil: TCP).
+func newBenchGateway(b *testing.B, spendLog bool, bases map[string]string, dial func(context.Context, string, string) (net.Conn, error)) httpd.Handler {
+	b.Helper()
 	dir := b.TempDir()
-	jsonUp := benchdata.ServeUpstream(b, benchdata.UpstreamJSON)
-	sseUp := benchdata.ServeUpstream(b, benchdata.UpstreamSSE)
-	antUp := benchdata.ServeUpstream(b, benchdata.UpstreamAnthropic)
+	jsonUp, sseUp, antUp := bases[benchdata.UpstreamJSON], bases[benchdata.UpstreamSSE], bases[benchdata.UpstreamAnthropic]
 	yaml := `
 model_list:
   - model_name: bench-json
@@ -145,7 +134,7 @@ general_settings:
 		b.Fatal(err)
 	}
 	log, logw := logging.New(io.Discard, false, false)
-	g, err := gateway.New(cfg, gateway.Options{Logger: log, DataDir: dir})
+	g, err := gateway.New(cfg, gateway.Options{Logger: log, DataDir: dir, Dial: dial})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -154,6 +143,40 @@ general_settings:
 		_ = logw.Close()
 	})
 	return g.Handler()
+}
+
+// BenchmarkGatewayWork is BenchmarkServerPassthrough with the upstreams in
+// memory too (benchdata.MemUpstreams): no system call on the way, so it
+// measures what the gateway itself adds (auth, routing, the upstream
+// request and reply, usage, metrics, the request log, the spend journal and
+// its inserter: cpu-ns/op counts every goroutine) far more steadily than a
+// benchmark over sockets. The one to judge a change to the data path by:
+//
+//	go test -run '^$' -bench GatewayWork -count 8 ./internal/server | benchstat -
+func BenchmarkGatewayWork(b *testing.B) {
+	h := newBenchGateway(b, true, map[string]string{
+		benchdata.UpstreamJSON:      benchdata.MemBase(benchdata.UpstreamJSON),
+		benchdata.UpstreamSSE:       benchdata.MemBase(benchdata.UpstreamSSE),
+		benchdata.UpstreamAnthropic: benchdata.MemBase(benchdata.UpstreamAnthropic),
+	}, benchdata.MemUpstreams{}.Dial)
+	for _, tc := range benchCases(b) {
+		b.Run(tc.name, func(b *testing.B) {
+			var rec httpd.Recorder
+			rec.Remote = benchRemote
+			ctx := &hookCtx{Context: b.Context()}
+			if raw := rec.Do(ctx, h, http.MethodPost, tc.path, tc.body, tc.hdr...); !bytes.HasPrefix(raw, ok200) || !bytes.Contains(raw, []byte(tc.expect)) {
+				b.Fatalf("reply:\n%.600s", raw)
+			}
+			b.ReportAllocs()
+			cpu := cputime.Start(b)
+			for b.Loop() {
+				if raw := rec.Do(ctx, h, http.MethodPost, tc.path, tc.body, tc.hdr...); !bytes.HasPrefix(raw, ok200) {
+					b.Fatalf("reply:\n%.600s", raw)
+				}
+			}
+			cpu.Stop()
+		})
+	}
 }
 
 // BenchmarkServerParallel is BenchmarkServerPassthrough/json from every
@@ -180,4 +203,69 @@ func BenchmarkServerParallel(b *testing.B) {
 		}
 	})
 	cpu.Stop()
+}
+
+// benchCase is one request of the data-path benchmarks.
+type benchCase struct {
+	name, path string
+	body       []byte
+	hdr        []string
+	expect     string // in a successful reply
+}
+
+// benchCases are the benchmark tool's scenarios: OpenAI json and 10-event
+// stream pass-through, and a Claude Code request passed through to an
+// Anthropic upstream and translated to an OpenAI one.
+func benchCases(b *testing.B) []benchCase {
+	claude := benchdata.ClaudeCodeBody(b)
+	oaHdr := []string{"Content-Type", "application/json", "Authorization", "Bearer sk-bench-master"}
+	antHdr := []string{"Content-Type", "application/json", "X-Api-Key", "sk-bench-master",
+		"Anthropic-Version", "2023-06-01", "Anthropic-Beta", "claude-code-20250219,interleaved-thinking-2025-05-14"}
+	chat := func(model string, stream bool) []byte {
+		s := ""
+		if stream {
+			s = `,"stream":true`
+		}
+		return []byte(`{"model":"` + model + `","messages":[{"role":"system","content":"You are a helpful assistant."},` +
+			`{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":64,"temperature":0.2` + s + `}`)
+	}
+	withModel := func(m string) []byte { out, _ := sjson.SetBytes(claude, "model", m); return out }
+	return []benchCase{
+		{"json", "/v1/chat/completions", chat("bench-json", false), oaHdr, `"usage"`},
+		{"stream-10-events", "/v1/chat/completions", chat("bench-stream", true), oaHdr, "[DONE]"},
+		{"claude-code-passthrough", "/v1/messages?beta=true", withModel("claude-pass"), antHdr, "message_stop"},
+		{"claude-code-translated", "/v1/messages?beta=true", withModel("claude-xlate"), antHdr, "message_stop"},
+	}
+}
+
+// hookCtx gives the upstream client the cancel hook that the server's
+// request contexts have (OnCancel, StopOnCancel), so that a benchmark
+// calling the handler directly pays what a served request pays, not
+// context.AfterFunc's price. It never cancels.
+type hookCtx struct {
+	context.Context
+	mu sync.Mutex
+	f  func()
+	id uint64
+}
+
+func (h *hookCtx) OnCancel(f func()) (uint64, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.f != nil {
+		return 0, false
+	}
+	h.id++
+	h.f = f
+	return h.id, true
+}
+
+func (h *hookCtx) StopOnCancel(id uint64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.f == nil || h.id != id {
+		return false
+	}
+	h.f = nil
+	return true
 }
