@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/switchyard/switchyard/internal/word"
 )
 
 // Lines builds log lines by appending, in the format of the handler New
@@ -195,6 +197,10 @@ func textNeedsQuote(s string) bool {
 		return true
 	}
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plainText8(s[i:i+8]) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if quoteASCII[c] {
@@ -213,6 +219,14 @@ func textNeedsQuote(s string) bool {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// plainText8 reports whether none of the 8 bytes of s (len 8) makes the
+// text handler quote: each is ASCII above ' ' other than '=' and '"'. One
+// word at a time, as keys, ids and names are.
+func plainText8(s string) bool {
+	w := word.Load(s)
+	return (word.Less(w, 0x21)|word.Eq(w, '=')|word.Eq(w, '"')|w)&word.High == 0
+}
 
 // appendJSONString appends s as a JSON string the way slog's JSON handler
 // escapes it: '"', '\\' and control characters escaped (\n, \r, \t by

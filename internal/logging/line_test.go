@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // slogLine is what slog's handler writes for the record.
@@ -164,4 +165,29 @@ func BenchmarkRequestLine(b *testing.B) {
 			}
 		}
 	})
+}
+
+// plainText8 agrees with the byte-wise rule (quoteASCII, non-ASCII to the
+// rune-wise check) for every byte value at every position.
+func TestPlainText8(t *testing.T) {
+	plain := func(c byte) bool { return c < utf8.RuneSelf && !quoteASCII[c] }
+	base := []byte("abcdefgh")
+	for pos := range 8 {
+		for c := range 256 {
+			w := append([]byte(nil), base...)
+			w[pos] = byte(c)
+			if got, want := plainText8(string(w)), plain(byte(c)); got != want {
+				t.Fatalf("plainText8(%q) = %v, want %v", w, got, want)
+			}
+		}
+	}
+	for _, w := range []string{"\x00\x00bcdefg", "a\x20=defgh", "abcdef\x7e\x80", "!#<>~\x7fab"} {
+		want := true
+		for i := range 8 {
+			want = want && plain(w[i])
+		}
+		if got := plainText8(w); got != want {
+			t.Errorf("plainText8(%q) = %v, want %v", w, got, want)
+		}
+	}
 }

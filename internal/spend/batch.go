@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/record"
+	"github.com/switchyard/switchyard/internal/word"
 )
 
 // A batch is how the SQLite store keeps records: one spend_batches row
@@ -274,6 +275,10 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plain8(s[i:i+8]) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
 			i++
@@ -313,6 +318,14 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// plain8 reports whether the 8 bytes of s (len 8) are all ASCII that a JSON
+// string holds as it is: no control character, '"', '\\' or byte ≥ 0x80.
+// One word at a time, as most names and ids are.
+func plain8(s string) bool {
+	w := word.Load(s)
+	return (word.Less(w, 0x20)|word.Eq(w, '"')|word.Eq(w, '\\')|w)&word.High == 0
+}
 
 var errBadBatch = errors.New("spend: malformed batch")
 

@@ -256,3 +256,41 @@ func checkView(t *testing.T, path string, recs []*record.Record) {
 		t.Fatalf("view has %d rows, want %d", i, len(recs))
 	}
 }
+
+// plain8 agrees with the byte-by-byte rule for every byte value at every
+// position of a word of otherwise plain bytes.
+func TestPlain8(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+	base := []byte("abcdefgh")
+	if !plain8(string(base)) {
+		t.Fatal("plain8(abcdefgh) = false")
+	}
+	for pos := range 8 {
+		for c := range 256 {
+			w := append([]byte(nil), base...)
+			w[pos] = byte(c)
+			if got, want := plain8(string(w)), plain(byte(c)); got != want {
+				t.Fatalf("plain8(%q) = %v, want %v", w, got, want)
+			}
+		}
+	}
+	// Two odd bytes: a borrow from one must not hide nor invent the other.
+	for _, w := range []string{"\x00\x00bcdefg", "a\x1f\"defgh", "abcdef\x7f\x80", "\x20\x21\x5b\x5d\x7e\x7fab"} {
+		want := true
+		for i := range 8 {
+			want = want && plain(w[i])
+		}
+		if got := plain8(w); got != want {
+			t.Errorf("plain8(%q) = %v, want %v", w, got, want)
+		}
+	}
+}
+
+func BenchmarkAppendJSONString(b *testing.B) {
+	s := "openai/bench-upstream http://127.0.0.1:35995/v1 req_0193a1b2c3d4e5f60718293a4b5c"
+	buf := make([]byte, 0, 256)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		buf = appendJSONString(buf[:0], s)
+	}
+}
