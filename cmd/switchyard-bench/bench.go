@@ -58,6 +58,9 @@ type sample struct {
 	// generator's CPU per request in the same window (context, not scored).
 	UpstreamCPUus float64 `json:"upstream_cpu_us_per_req"`
 	LoadCPUus     float64 `json:"loadgen_cpu_us_per_req"`
+	// StealPct is the share of the machine's CPU time the hypervisor gave
+	// other guests during the measurement: high, and every number moves.
+	StealPct float64 `json:"steal_pct"`
 }
 
 // cell is one (scenario, target, mode) over all rounds: medians of the
@@ -118,13 +121,15 @@ type check struct {
 
 // results is the JSON result file.
 type results struct {
-	Started     time.Time          `json:"started"`
-	Switchyard  string             `json:"switchyard_binary"`
-	Tree        string             `json:"source_tree,omitempty"`
-	Command     string             `json:"command"`
-	Go          string             `json:"go"`
-	CPUs        int                `json:"cpus"`
-	LoadAvg     string             `json:"loadavg_at_start"`
+	Started    time.Time `json:"started"`
+	Switchyard string    `json:"switchyard_binary"`
+	Tree       string    `json:"source_tree,omitempty"`
+	Command    string    `json:"command"`
+	Go         string    `json:"go"`
+	CPUs       int       `json:"cpus"`
+	LoadAvg    string    `json:"loadavg_at_start"`
+	// StealPct is the machine's stolen CPU time over the rounds, in percent.
+	StealPct    float64            `json:"steal_pct_rounds"`
 	Options     map[string]any     `json:"options"`
 	Scenarios   []scenario         `json:"scenarios"`
 	IdleRSSKB   map[string]int64   `json:"idle_rss_kb"`
@@ -255,6 +260,7 @@ func runBench(o options, stdout, stderr io.Writer) (*results, error) {
 			fast = append(fast, s)
 		}
 	}
+	m0, _ := procstat.ReadMachine()
 	for _, phase := range [][]*scenario{fast, slow} {
 		for r := 1; r <= o.rounds && len(phase) > 0; r++ {
 			fmt.Fprintf(stdout, "round %d/%d\n", r, o.rounds)
@@ -263,6 +269,8 @@ func runBench(o options, stdout, stderr io.Writer) (*results, error) {
 			}
 		}
 	}
+	m1, _ := procstat.ReadMachine()
+	res.StealPct = m0.StealPct(m1)
 	var st *startupResult
 	for r := 1; r <= o.rounds; r++ {
 		if slices.Contains(o.scenarios, scStartup) {
@@ -342,8 +350,8 @@ func (e *env) round(r int, scens []*scenario, get func(sc, tg, mode string) *cel
 				c := get(s.Name, t, mode)
 				c.Conns, c.Rate = conns, rate
 				c.Samples = append(c.Samples, smp)
-				fmt.Fprintf(e.out, "  %-10s %-10s %-7s %9.0f req/s  p50 %8.0fµs  p99 %8.0fµs  cpu %7.1fµs/req  rss %6.1f MB  errors %d\n",
-					s.Name, t, modeLabel(mode, conns, rate), smp.RPS, smp.P50us, smp.P99us, smp.CPUus, float64(smp.PeakRSSKB)/1024, smp.Errors)
+				fmt.Fprintf(e.out, "  %-10s %-10s %-7s %9.0f req/s  p50 %8.0fµs  p99 %8.0fµs  cpu %7.1fµs/req  rss %6.1f MB  errors %d  steal %.0f%%\n",
+					s.Name, t, modeLabel(mode, conns, rate), smp.RPS, smp.P50us, smp.P99us, smp.CPUus, float64(smp.PeakRSSKB)/1024, smp.Errors, smp.StealPct)
 				if smp.Error != "" {
 					fmt.Fprintf(e.out, "    first error: %s\n", smp.Error)
 				}
@@ -624,6 +632,7 @@ func (e *env) measure(s *scenario, t, mode string) (sample, int, int, error) {
 	}
 	up0, _ := procstat.CPU(upPid)
 	self0, _ := procstat.CPU(os.Getpid())
+	m0, _ := procstat.ReadMachine()
 	tg := e.target(s, t)
 	var (
 		r           load.Result
@@ -655,7 +664,8 @@ func (e *env) measure(s *scenario, t, mode string) (sample, int, int, error) {
 	}
 	up1, _ := procstat.CPU(upPid)
 	self1, _ := procstat.CPU(os.Getpid())
-	smp := sample{Requests: r.Requests, Errors: r.Errors, Error: r.FirstError, Seconds: r.Elapsed.Seconds(), PeakRSSKB: mem.Peak}
+	m1, _ := procstat.ReadMachine()
+	smp := sample{StealPct: m0.StealPct(m1), Requests: r.Requests, Errors: r.Errors, Error: r.FirstError, Seconds: r.Elapsed.Seconds(), PeakRSSKB: mem.Peak}
 	if r.Elapsed > 0 {
 		smp.RPS = float64(r.Requests) / r.Elapsed.Seconds()
 	}

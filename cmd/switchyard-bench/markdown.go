@@ -28,8 +28,8 @@ func writeMarkdown(w io.Writer, res *results) {
 	if res.Tree != "" {
 		fmt.Fprintf(w, " — switchyard built from commit `%s`", res.Tree)
 	}
-	fmt.Fprintf(w, "; %s, %s, %d CPUs, load average at start %s, %.0f s.\n",
-		res.Started.UTC().Format("2006-01-02"), res.Go, res.CPUs, firstFields(res.LoadAvg, 3), res.Seconds)
+	fmt.Fprintf(w, "; %s, %s, %d CPUs, load average at start %s, CPU time stolen by the hypervisor during the rounds %.1f%%, %.0f s.\n",
+		res.Started.UTC().Format("2006-01-02"), res.Go, res.CPUs, firstFields(res.LoadAvg, 3), res.StealPct, res.Seconds)
 	fmt.Fprintln(w, "Medians over rounds; ×floor: against the fasthttp floor of the same run; ×httpd: against the floor of Switchyard's server (internal/httpd) before fasthttp's client.")
 	for _, s := range res.Scenarios {
 		rows := 0

@@ -185,6 +185,7 @@ func maxOf(v []int64) int64 {
 func printReport(w io.Writer, res *results) {
 	fmt.Fprintf(w, "\nSwitchyard benchmark — %s, %d CPUs, load %s\n", res.Go, res.CPUs, res.LoadAvg)
 	fmt.Fprintf(w, "medians over rounds; ×floor is against the fasthttp bare forwarder of the same run\n")
+	fmt.Fprintf(w, "CPU time stolen by the hypervisor during the rounds: %.1f%% (a busy host: every ratio moves)\n", res.StealPct)
 	for _, s := range res.Scenarios {
 		fmt.Fprintf(w, "\n== %s: %s (request body %d B) ==\n", s.Name, s.Description, s.BodyBytes)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

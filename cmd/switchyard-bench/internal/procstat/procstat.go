@@ -100,3 +100,48 @@ func Settle(pid int, quiet, limit time.Duration) (time.Duration, error) {
 	}
 	return last, nil
 }
+
+// Machine is the machine's CPU time from the first line of /proc/stat,
+// in clock ticks: all of it, and the part stolen by the hypervisor for
+// other guests (a virtual machine's neighbours at work).
+type Machine struct {
+	Total, Steal int64
+}
+
+// ReadMachine reads /proc/stat.
+func ReadMachine() (Machine, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return Machine{}, err
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := bytes.Fields(line)
+	// cpu user nice system idle iowait irq softirq steal [guest guest_nice]
+	if len(f) < 9 || string(f[0]) != "cpu" {
+		return Machine{}, fmt.Errorf("procstat: cannot parse /proc/stat")
+	}
+	var m Machine
+	for i, v := range f[1:] {
+		if i >= 8 {
+			break // guest time is counted in user already
+		}
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			return Machine{}, fmt.Errorf("procstat: bad /proc/stat field %q", v)
+		}
+		m.Total += n
+		if i == 7 {
+			m.Steal = n
+		}
+	}
+	return m, nil
+}
+
+// StealPct is the percentage of the machine's CPU time stolen between m
+// and a later reading (0 when no time passed).
+func (m Machine) StealPct(later Machine) float64 {
+	if d := later.Total - m.Total; d > 0 {
+		return 100 * float64(later.Steal-m.Steal) / float64(d)
+	}
+	return 0
+}
