@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,8 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	aopt "github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/openai/openai-go/v3"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 
 	"github.com/switchyard/switchyard/internal/fakeup"
 	"github.com/switchyard/switchyard/internal/gateway"
@@ -196,6 +200,78 @@ func TestClaudeCodeFixturesThroughGateway(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestClaudeCodeRepeatedTools: Claude Code sends the same ~64 KB tools list
+// with every request, and the gateway compares it with the lists it saw
+// instead of validating and walking it again. What the upstream gets must
+// not change from the first request to the next, a changed list must be
+// read afresh, and a fault elsewhere in a body holding the known list must
+// still be a 400 that reaches no upstream.
+func TestClaudeCodeRepeatedTools(t *testing.T) {
+	g, f := startThree(t)
+	f.oa.Script = nil
+	pretty, err := os.ReadFile("../../testdata/claude-code/02_tool_result_followup.request.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer // as Claude Code sends it
+	if err := json.Compact(&compact, pretty); err != nil {
+		t.Fatal(err)
+	}
+	raw := compact.Bytes()
+	if n := len(gjson.GetBytes(raw, "tools").Raw); n < 32<<10 {
+		t.Fatalf("the fixture's tools list is %d bytes, not Claude Code-sized", n)
+	}
+	send := func(t *testing.T, body []byte) (int, string) {
+		t.Helper()
+		resp, out := g.do(t, "POST", "/v1/messages", string(body), "Anthropic-Version", "2023-06-01")
+		return resp.StatusCode, string(out)
+	}
+	for model, up := range map[string]*fakeup.Server{"claude-via-anthropic": f.an, "claude-via-openai": f.oa} {
+		t.Run(model, func(t *testing.T) {
+			body, _ := sjson.SetBytes(raw, "model", model)
+			var first string
+			for i := range 3 {
+				if code, out := send(t, body); code != 200 {
+					t.Fatalf("request %d: %d %.300s", i, code, out)
+				}
+				got := gjson.GetBytes(up.Last().Body, "tools").Raw
+				if i == 0 {
+					first = got
+				} else if got != first {
+					t.Fatalf("request %d: the upstream got other tools than the first time", i)
+				}
+				if model == "claude-via-anthropic" && got != gjson.GetBytes(body, "tools").Raw {
+					t.Fatal("pass-through changed the tools list")
+				}
+			}
+			renamed, _ := sjson.SetBytes(body, "tools.-1.name", "renamed_tool") // -1: the last element
+			if !strings.Contains(string(renamed), "renamed_tool") {
+				renamed, _ = sjson.SetBytes(body, "tools."+strconv.Itoa(int(gjson.GetBytes(body, "tools.#").Int()-1))+".name", "renamed_tool")
+			}
+			if code, out := send(t, renamed); code != 200 || !strings.Contains(gjson.GetBytes(up.Last().Body, "tools").Raw, "renamed_tool") {
+				t.Fatalf("changed tools list: %d %.200s; the upstream did not get it", code, out)
+			}
+			calls := len(up.Requests())
+			end := strings.LastIndexByte(string(body), '}')
+			for name, bad := range map[string]string{
+				"after the tools":  string(body[:end]) + `,"x":}`,
+				"before the tools": strings.Replace(string(body), `"messages":[`, `"messages":[,`, 1),
+				"a cut body":       string(body[:end]),
+			} {
+				if bad == string(body) {
+					t.Fatalf("%s: the body was not broken", name)
+				}
+				if code, out := send(t, []byte(bad)); code != 400 || !strings.Contains(out, "not valid JSON") {
+					t.Fatalf("%s: %d %.300s", name, code, out)
+				}
+			}
+			if n := len(up.Requests()); n != calls {
+				t.Fatalf("invalid bodies reached the upstream: %d calls, want %d", n, calls)
+			}
+		})
 	}
 }
 

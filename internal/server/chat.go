@@ -135,10 +135,10 @@ func (s *Server) serveChat(w *httpd.Response, r *httpd.Request, info *reqInfo, c
 	if err != nil {
 		return err
 	}
-	if !llm.ValidJSON(body) {
+	bi, ok := scanValid(body, &s.known)
+	if !ok {
 		return &llm.Error{Kind: llm.KindInvalidRequest, Message: "request body is not valid JSON"}
 	}
-	bi := scanBody(body)
 	m := bi.model
 	if m.Type != gjson.String || m.Str == "" {
 		return &llm.Error{Kind: llm.KindInvalidRequest, Param: "model", Message: "`model` is required and must be a string"}

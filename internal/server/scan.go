@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/switchyard/switchyard/internal/llm"
 )
 
 // bodyInfo is what the gateway reads from a request body's top level, in
@@ -38,10 +40,12 @@ func (b *bodyInfo) has(k string) bool {
 	return gjson.GetBytes(b.body, gjson.Escape(k)).Exists()
 }
 
-var isGatewayField = func() map[string]bool {
-	m := map[string]bool{}
+// gatewayField maps each of gatewayFields to itself: the name kept is not
+// the body's.
+var gatewayField = func() map[string]string {
+	m := map[string]string{}
 	for _, f := range gatewayFields {
-		m[f] = true
+		m[f] = f
 	}
 	return m
 }()
@@ -49,11 +53,29 @@ var isGatewayField = func() map[string]bool {
 // scanBody reads the top level of a JSON object body once. The results
 // point into body, which must not change while they are used.
 func scanBody(body []byte) bodyInfo {
-	bi := bodyInfo{numRetries: -1, body: body}
-	root := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body)))
+	bi, _ := scanValid(body, nil)
+	return bi
+}
+
+// scanValid validates body and reads its top level in the same pass (see
+// llm.ScanObject; known, which may be nil, holds the large values seen
+// before). ok is false for a body that is not valid JSON.
+func scanValid(body []byte, known *llm.KnownValues) (bi bodyInfo, ok bool) {
+	bi = bodyInfo{numRetries: -1, body: body}
 	var metaUser string
-	root.ForEach(func(k, v gjson.Result) bool {
-		key := k.Str
+	ok = llm.ScanObject(body, known, func(key string, val []byte, at int) {
+		if f, isGateway := gatewayField[key]; isGateway {
+			bi.gateway = append(bi.gateway, f)
+		}
+		var v gjson.Result
+		switch key {
+		case "model", "stream", "num_retries", "fallbacks", "context_window_fallbacks", "content_policy_fallbacks",
+			"stream_options", "user", "metadata", "tags":
+			v = gjson.Parse(unsafe.String(unsafe.SliceData(val), len(val)))
+			v.Index = at
+		default:
+			return
+		}
 		switch key {
 		case "model":
 			bi.model = v
@@ -84,10 +106,6 @@ func scanBody(body []byte) bodyInfo {
 				bi.tags = append(bi.tags, t.Str)
 			}
 		}
-		if isGatewayField[key] {
-			bi.gateway = append(bi.gateway, key)
-		}
-		return true
 	})
 	if bi.user == "" {
 		bi.user = metaUser
@@ -97,7 +115,7 @@ func scanBody(body []byte) bodyInfo {
 	for i, t := range bi.tags {
 		bi.tags[i] = strings.Clone(t)
 	}
-	return bi
+	return bi, ok
 }
 
 // names reads a list of model names; nil when v is not a list.

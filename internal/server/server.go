@@ -72,6 +72,9 @@ type Server struct {
 	keyHex  string
 	hasKey  bool
 	lines   *logging.Lines
+	// known are the large request values seen before (a client's tools),
+	// which the request scan compares instead of validating again.
+	known llm.KnownValues
 	// routes are the POST routes, made once (a method value allocates).
 	routes    struct{ chat, messages, countTokens, embeddings route }
 	metrics   httpd.HandlerFunc

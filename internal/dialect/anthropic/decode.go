@@ -105,24 +105,25 @@ func field(raw json.RawMessage, param, want string, v any) error {
 
 // splitObject validates body once and returns its top-level fields as slices
 // of body (no copies, no reflection): Claude Code bodies are ~80 KB, and
-// encoding/json would validate and scan them again for every level.
+// encoding/json would validate and scan them again for every level. A tools
+// list or system prompt seen before is compared, not validated again.
 func splitObject(body []byte) (map[string]json.RawMessage, error) {
-	if !llm.ValidJSON(body) {
+	top := make(map[string]json.RawMessage, 16)
+	if !llm.ScanObject(body, &knownValues, func(key string, val []byte, _ int) {
+		top[key] = json.RawMessage(val[:len(val):len(val)])
+	}) {
 		var v any
 		err := json.Unmarshal(body, &v) // for the position of the fault
 		return nil, invalid("", "request body is not a JSON object: %v", err)
 	}
-	root := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body)))
-	if !root.IsObject() {
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return nil, invalid("", "request body is not a JSON object")
 	}
-	top := make(map[string]json.RawMessage, 16)
-	root.ForEach(func(k, v gjson.Result) bool {
-		top[k.String()] = slice(body, v)
-		return true
-	})
 	return top, nil
 }
+
+// knownValues are the tools lists and system prompts splitObject saw.
+var knownValues llm.KnownValues
 
 // splitArray returns the elements of a validated JSON array as slices of raw.
 func splitArray(raw json.RawMessage) []json.RawMessage {

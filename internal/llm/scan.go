@@ -1,0 +1,236 @@
+package llm
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+)
+
+// ScanObject validates body as one JSON value and, when it is an object,
+// calls member with each top-level member in order (duplicates included):
+// its key, unescaped, and its raw value with the value's offset in body.
+// It reports whether body is valid JSON; member may have been called before
+// a fault further on is found. key and val point into body, or are fresh.
+//
+// With known values (and a body large enough to hold one), the members are
+// validated one by one with ValidJSON, and the object's own punctuation
+// here: the same verdict as ValidJSON(body), since a JSON object is exactly
+// its members' keys and values joined by that punctuation. What this buys
+// is known: a value byte-identical to one in known (Claude Code sends the
+// same ~64 KB tools list with every request) is neither validated nor
+// walked again, only compared. Without, the body is validated whole first.
+func ScanObject(body []byte, known *KnownValues, member func(key string, val []byte, at int)) bool {
+	i := skipSpace(body, 0)
+	if i == len(body) || body[i] != '{' {
+		return ValidJSON(body)
+	}
+	// Where no value can be known, one call validates faster than one per
+	// member; the walk then only finds the members.
+	whole := known == nil || len(body) < known.minLen()
+	if whole && !ValidJSON(body) {
+		return false
+	}
+	i = skipSpace(body, i+1)
+	if i < len(body) && body[i] == '}' {
+		return skipSpace(body, i+1) == len(body)
+	}
+	for {
+		if i == len(body) || body[i] != '"' {
+			return false
+		}
+		ke := stringEnd(body, i)
+		if ke < 0 || (!whole && !validString(body[i:ke])) {
+			return false
+		}
+		key := unsafe.String(unsafe.SliceData(body[i+1:]), ke-1-(i+1))
+		if bytes.IndexByte(body[i:ke], '\\') >= 0 {
+			key = gjson.ParseBytes(body[i:ke]).Str
+		}
+		i = skipSpace(body, ke)
+		if i == len(body) || body[i] != ':' {
+			return false
+		}
+		i = skipSpace(body, i+1)
+		ve := -1
+		if !whole {
+			ve = known.match(key, body, i)
+		}
+		if ve < 0 {
+			if ve = valueEnd(body, i); ve < 0 || (!whole && !ValidJSON(body[i:ve])) {
+				return false
+			}
+			known.offer(key, body[i:ve])
+		}
+		member(key, body[i:ve], i)
+		i = skipSpace(body, ve)
+		if i == len(body) {
+			return false
+		}
+		switch body[i] {
+		case '}':
+			return skipSpace(body, i+1) == len(body)
+		case ',':
+			i = skipSpace(body, i+1)
+		default:
+			return false
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// stringEnd is the offset after the string that starts with the quote at
+// b[i], or -1 if it does not end.
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; ; {
+		q := bytes.IndexByte(b[j:], '"')
+		if q < 0 {
+			return -1
+		}
+		j += q
+		n := 0 // backslashes before the quote
+		for k := j - 1; k > i && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return j + 1
+		}
+		j++
+	}
+}
+
+// validString reports whether s (quotes included) is a valid JSON string:
+// without a backslash, it is when no byte is a control character.
+func validString(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c == '\\' {
+			return ValidJSON(s)
+		}
+	}
+	return true
+}
+
+// valueEnd is the offset after the value that starts at b[i], if b holds a
+// valid one there (the caller validates it), or -1.
+func valueEnd(b []byte, i int) int {
+	if i == len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				e := stringEnd(b, j)
+				if e < 0 {
+					return -1
+				}
+				j = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\r' && b[j] != '\t' {
+		j++
+	}
+	return j
+}
+
+// KnownValues holds large top-level values of request bodies seen before,
+// byte for byte, for ScanObject: only those of keys whose values repeat
+// from request to request (a client's tools and system prompt), only
+// objects, arrays and strings (their last byte ends them), at most
+// knownPerSet of them, newest first. The zero value is ready; a nil one
+// knows nothing.
+type KnownValues struct {
+	mu   sync.Mutex
+	list atomic.Pointer[[]knownValue]
+	min  int // the smallest value kept; 0 is knownMin (tests set less)
+}
+
+func (k *KnownValues) minLen() int {
+	if k.min > 0 {
+		return k.min
+	}
+	return knownMin
+}
+
+type knownValue struct {
+	key string
+	raw []byte
+}
+
+const (
+	knownMin    = 2 << 10
+	knownMax    = 512 << 10
+	knownPerSet = 8
+	knownTail   = 64 // bytes compared first: where two lists of tools differ, most often
+)
+
+// knownKeys are the keys whose values are kept.
+var knownKeys = map[string]bool{"tools": true, "system": true, "functions": true}
+
+// match returns the offset after the known value of key that body holds at
+// i, or -1.
+func (k *KnownValues) match(key string, body []byte, i int) int {
+	if k == nil || i == len(body) || (body[i] != '[' && body[i] != '{' && body[i] != '"') {
+		return -1
+	}
+	l := k.list.Load()
+	if l == nil {
+		return -1
+	}
+	rest := body[i:]
+	for _, v := range *l {
+		n := len(v.raw)
+		if v.key != key || n > len(rest) {
+			continue
+		}
+		t := max(0, n-knownTail)
+		if bytes.Equal(rest[t:n], v.raw[t:]) && bytes.Equal(rest[:t], v.raw[:t]) {
+			return i + n
+		}
+	}
+	return -1
+}
+
+// offer keeps a copy of raw, the valid value of key, if it is worth it.
+func (k *KnownValues) offer(key string, raw []byte) {
+	if k == nil || len(raw) < k.minLen() || len(raw) > knownMax || (raw[0] != '[' && raw[0] != '{' && raw[0] != '"') || !knownKeys[key] {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	next := make([]knownValue, 0, knownPerSet)
+	next = append(next, knownValue{key: strings.Clone(key), raw: bytes.Clone(raw)})
+	if old := k.list.Load(); old != nil {
+		for _, v := range *old {
+			if len(next) == knownPerSet {
+				break
+			}
+			if v.key != key || !bytes.Equal(v.raw, raw) {
+				next = append(next, v)
+			}
+		}
+	}
+	k.list.Store(&next)
+}
