@@ -2,6 +2,9 @@ package llm
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/maphash"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -158,13 +161,16 @@ func valueEnd(b []byte, i int) int {
 // KnownValues holds large top-level values of request bodies seen before,
 // byte for byte, for ScanObject: only those of keys whose values repeat
 // from request to request (a client's tools and system prompt), only
-// objects, arrays and strings (their last byte ends them), at most
-// knownPerSet of them, newest first. The zero value is ready; a nil one
+// objects, arrays and strings (their last byte ends them), seen at least
+// twice, at most knownPerSet of them, newest first. The zero value is ready; a nil one
 // knows nothing.
 type KnownValues struct {
 	mu   sync.Mutex
 	list atomic.Pointer[[]knownValue]
 	min  int // the smallest value kept; 0 is knownMin (tests set less)
+	// seen are the fingerprints of values offered once (under mu).
+	seen     [16]uint64
+	nextSeen int
 }
 
 func (k *KnownValues) minLen() int {
@@ -213,13 +219,21 @@ func (k *KnownValues) match(key string, body []byte, i int) int {
 	return -1
 }
 
-// offer keeps a copy of raw, the valid value of key, if it is worth it.
+// offer keeps a copy of raw, the valid value of key, if it is worth it:
+// the second time it is offered (a value no second request repeats is not
+// copied), as far as a fingerprint of its length and ends can tell.
 func (k *KnownValues) offer(key string, raw []byte) {
 	if k == nil || len(raw) < k.minLen() || len(raw) > knownMax || (raw[0] != '[' && raw[0] != '{' && raw[0] != '"') || !knownKeys[key] {
 		return
 	}
+	fp := fingerprint(key, raw)
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if !slices.Contains(k.seen[:], fp) {
+		k.seen[k.nextSeen] = fp
+		k.nextSeen = (k.nextSeen + 1) % len(k.seen)
+		return
+	}
 	next := make([]knownValue, 0, knownPerSet)
 	next = append(next, knownValue{key: strings.Clone(key), raw: bytes.Clone(raw)})
 	if old := k.list.Load(); old != nil {
@@ -233,4 +247,20 @@ func (k *KnownValues) offer(key string, raw []byte) {
 		}
 	}
 	k.list.Store(&next)
+}
+
+var fingerprintSeed = maphash.MakeSeed()
+
+// fingerprint hashes key, raw's length and raw's first and last knownTail
+// bytes.
+func fingerprint(key string, raw []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(fingerprintSeed)
+	h.WriteString(key)
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(raw)))
+	h.Write(n[:])
+	h.Write(raw[:min(len(raw), knownTail)])
+	h.Write(raw[max(0, len(raw)-knownTail):])
+	return h.Sum64()
 }

@@ -92,8 +92,12 @@ func TestKnownValues(t *testing.T) {
 	body := []byte(`{"model":"m","tools":` + tools + `,"stream":true}`)
 	var k KnownValues
 	checkScan(t, body, &k)
+	if k.list.Load() != nil {
+		t.Fatal("a value seen once was kept")
+	}
+	checkScan(t, body, &k)
 	if l := k.list.Load(); l == nil || len(*l) != 1 || string((*l)[0].raw) != tools {
-		t.Fatal("the tools list was not kept")
+		t.Fatal("the tools list was not kept the second time")
 	}
 	at := bytes.Index(body, []byte(tools))
 	if e := k.match("tools", body, at); e != at+len(tools) {
@@ -127,6 +131,14 @@ func TestKnownValues(t *testing.T) {
 			t.Fatalf("changed list read as %d members", len(ms))
 		}
 	}
+	// Values seen once are not copied.
+	var once KnownValues
+	for i := range 20 {
+		checkScan(t, []byte(`{"tools":`+bigTools(40+i)+`}`), &once)
+	}
+	if once.list.Load() != nil {
+		t.Fatal("values seen once were kept")
+	}
 	// Bounded, newest first, no duplicates.
 	for i := range knownPerSet + 3 {
 		checkScan(t, []byte(`{"tools":`+bigTools(40+i)+`}`), &k)
@@ -138,7 +150,7 @@ func TestKnownValues(t *testing.T) {
 }
 
 // TestKnownValuesKeep: only large objects, arrays and strings of the listed
-// keys are kept.
+// keys are kept, once seen twice.
 func TestKnownValuesKeep(t *testing.T) {
 	big := bigTools(40)
 	for _, tc := range []struct {
@@ -152,8 +164,10 @@ func TestKnownValuesKeep(t *testing.T) {
 		{`{"tools":` + strings.Repeat("1", knownMin) + `}`, false},
 	} {
 		var k KnownValues
-		if ok, _ := scanMembers([]byte(tc.body), &k); !ok {
-			t.Fatalf("%.40q: invalid", tc.body)
+		for range 2 {
+			if ok, _ := scanMembers([]byte(tc.body), &k); !ok {
+				t.Fatalf("%.40q: invalid", tc.body)
+			}
 		}
 		if got := k.list.Load() != nil; got != tc.keep {
 			t.Errorf("%.40q: kept %v, want %v", tc.body, got, tc.keep)
@@ -167,8 +181,10 @@ func TestKnownValuesKeep(t *testing.T) {
 func FuzzScanObject(f *testing.F) {
 	tools, system := `[{"name":"a","input_schema":{"type":"object"}}]`, `"be brief"`
 	k := KnownValues{min: 8}
-	k.offer("tools", []byte(tools))
-	k.offer("system", []byte(system))
+	for range 2 {
+		k.offer("tools", []byte(tools))
+		k.offer("system", []byte(system))
+	}
 	for _, s := range []string{`{}`, `{"model":"m","stream":true}`, `{"a":[1,{"b":"}"}]}`, `[1]`, `{"a":"\"}`,
 		`{"tools":` + tools + `,"x":1}`, `{"tools":` + tools + `,"x":}`, `{"system":` + system + `,"tools":` + tools + `}`} {
 		f.Add([]byte(s))
@@ -204,7 +220,11 @@ func BenchmarkScanObject(b *testing.B) {
 	})
 	b.Run("known", func(b *testing.B) {
 		var k KnownValues
-		ScanObject(body, &k, noop)
+		ScanObject(body, &k, noop) // seen
+		ScanObject(body, &k, noop) // kept
+		if k.list.Load() == nil {
+			b.Fatal("not kept")
+		}
 		b.SetBytes(int64(len(body)))
 		for b.Loop() {
 			ScanObject(body, &k, noop)
