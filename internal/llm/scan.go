@@ -17,7 +17,9 @@ import (
 // calls member with each top-level member in order (duplicates included):
 // its key, unescaped, and its raw value with the value's offset in body.
 // It reports whether body is valid JSON; member may have been called before
-// a fault further on is found. key and val point into body, or are fresh.
+// a fault further on is found. key and val point into body, or are fresh;
+// a known value's val is its kept copy (same bytes), which must not be
+// written.
 //
 // With known values (and a body large enough to hold one), the members are
 // validated one by one with ValidJSON, and the object's own punctuation
@@ -58,17 +60,19 @@ func ScanObject(body []byte, known *KnownValues, member func(key string, val []b
 			return false
 		}
 		i = skipSpace(body, i+1)
-		ve := -1
+		var val []byte // a known value is passed as its kept copy (see Holds)
 		if !whole {
-			ve = known.match(key, body, i)
+			val = known.match(key, body, i)
 		}
-		if ve < 0 {
+		ve := i + len(val)
+		if val == nil {
 			if ve = valueEnd(body, i); ve < 0 || (!whole && !ValidJSON(body[i:ve])) {
 				return false
 			}
-			known.offer(key, body[i:ve])
+			val = body[i:ve]
+			known.offer(key, val)
 		}
-		member(key, body[i:ve], i)
+		member(key, val, i)
 		i = skipSpace(body, ve)
 		if i == len(body) {
 			return false
@@ -195,15 +199,15 @@ const (
 // knownKeys are the keys whose values are kept.
 var knownKeys = map[string]bool{"tools": true, "system": true, "functions": true}
 
-// match returns the offset after the known value of key that body holds at
-// i, or -1.
-func (k *KnownValues) match(key string, body []byte, i int) int {
+// match returns the kept copy of the known value of key that body holds
+// at i, or nil.
+func (k *KnownValues) match(key string, body []byte, i int) []byte {
 	if k == nil || i == len(body) || (body[i] != '[' && body[i] != '{' && body[i] != '"') {
-		return -1
+		return nil
 	}
 	l := k.list.Load()
 	if l == nil {
-		return -1
+		return nil
 	}
 	rest := body[i:]
 	for _, v := range *l {
@@ -213,10 +217,28 @@ func (k *KnownValues) match(key string, body []byte, i int) int {
 		}
 		t := max(0, n-knownTail)
 		if bytes.Equal(rest[t:n], v.raw[t:]) && bytes.Equal(rest[:t], v.raw[:t]) {
-			return i + n
+			return v.raw[:n:n]
 		}
 	}
-	return -1
+	return nil
+}
+
+// Holds reports whether raw is the kept copy of a known value, as
+// ScanObject passes it: memory nothing writes, so that while raw is
+// referenced, its address and length name its bytes (a cache may key on
+// them instead of hashing them).
+func (k *KnownValues) Holds(raw []byte) bool {
+	if k == nil || len(raw) == 0 {
+		return false
+	}
+	if l := k.list.Load(); l != nil {
+		for _, v := range *l {
+			if unsafe.SliceData(v.raw) == unsafe.SliceData(raw) && len(v.raw) == len(raw) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // offer keeps a copy of raw, the valid value of key, if it is worth it:

@@ -100,11 +100,25 @@ func TestKnownValues(t *testing.T) {
 		t.Fatal("the tools list was not kept the second time")
 	}
 	at := bytes.Index(body, []byte(tools))
-	if e := k.match("tools", body, at); e != at+len(tools) {
-		t.Fatalf("match = %d, want %d", e, at+len(tools))
+	m := k.match("tools", body, at)
+	if string(m) != tools || !k.Holds(m) {
+		t.Fatalf("match gave %d bytes, not the kept copy of the tools", len(m))
 	}
-	if e := k.match("system", body, at); e != -1 {
+	if k.Holds(body[at:at+len(tools)]) || k.Holds(m[:len(m)-1]) || k.Holds(nil) {
+		t.Fatal("Holds took the same bytes elsewhere, or a part of the copy, for the copy")
+	}
+	if k.match("system", body, at) != nil {
 		t.Fatal("a known value matched under another key")
+	}
+	// ScanObject passes a known value as the kept copy.
+	held := false
+	ScanObject(body, &k, func(key string, val []byte, _ int) {
+		if key == "tools" {
+			held = k.Holds(val)
+		}
+	})
+	if !held {
+		t.Fatal("ScanObject passed a known value as body bytes, not as the kept copy")
 	}
 	// Known, then: the same members, and faults elsewhere still found.
 	checkScan(t, body, &k)

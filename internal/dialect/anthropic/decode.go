@@ -558,7 +558,18 @@ func compactJSON(raw json.RawMessage) string {
 // definitions on every call. The list returned may be shared: it is not
 // to be changed (its capacity is its length, so an append copies it).
 func decodeTools(raw json.RawMessage) ([]llm.Tool, error) {
+	// A list the scan knew is its kept copy: looked up by address, not by
+	// hashing its ~64 KB.
+	kept := knownValues.Holds(raw)
+	if kept {
+		if e, ok := toolListByCopy.Load(unsafe.SliceData(raw)); ok && len(e.raw) == len(raw) {
+			return e.tools, nil
+		}
+	}
 	if v, ok := toolListCache.Load(unsafe.String(unsafe.SliceData(raw), len(raw))); ok {
+		if kept {
+			toolListByCopy.Store(unsafe.SliceData(raw), keptToolList{raw, v})
+		}
 		return v, nil
 	}
 	elems := splitArray(raw)
@@ -572,7 +583,20 @@ func decodeTools(raw json.RawMessage) ([]llm.Tool, error) {
 	}
 	tools = tools[:len(tools):len(tools)]
 	toolListCache.Store(string(raw), tools)
+	if kept {
+		toolListByCopy.Store(unsafe.SliceData(raw), keptToolList{raw, tools})
+	}
 	return tools, nil
+}
+
+// toolListByCopy holds decoded lists by the address of their bytes' kept
+// copy (knownValues): the entry references the copy, so no other list's
+// bytes can have that address while it is here.
+var toolListByCopy = llm.Cache[*byte, keptToolList]{Max: 64}
+
+type keptToolList struct {
+	raw   json.RawMessage
+	tools []llm.Tool
 }
 
 // toolListCache holds decoded tool lists by their bytes.

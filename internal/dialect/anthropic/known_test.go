@@ -1,0 +1,71 @@
+package anthropic
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/tidwall/sjson"
+
+	"github.com/switchyard/switchyard/internal/llm"
+)
+
+// TestDecodeRequestKnownTools: Claude Code's tools list, sent again and
+// again, decodes to the same tools when it is looked up by its kept copy
+// (from the third request on), and a changed list decodes afresh.
+func TestDecodeRequestKnownTools(t *testing.T) {
+	pretty, err := os.ReadFile(filepath.Join(fixtureDir, "02_tool_result_followup.request.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, pretty); err != nil {
+		t.Fatal(err)
+	}
+	raw := compact.Bytes()
+	names := func(req *llm.Request) []string {
+		var out []string
+		for _, tl := range req.Tools {
+			out = append(out, tl.Name)
+		}
+		return out
+	}
+	var first []string
+	var stored [4]int64 // toolListByCopy's stores made by each request
+	for i := range 4 {
+		before := toolListByCopy.Len()
+		req, err := Codec{}.DecodeRequest(bytes.Clone(raw)) // a fresh body each time, as a server reads it
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = names(req)
+			if len(first) < 10 {
+				t.Fatalf("the fixture has %d tools", len(first))
+			}
+		} else if got := names(req); len(got) != len(first) || got[0] != first[0] || got[len(got)-1] != first[len(first)-1] {
+			t.Fatalf("request %d decoded tools %v, first %v", i, got, first)
+		}
+		stored[i] = toolListByCopy.Len() - before
+	}
+	// Seen, kept, stored by its copy, found by its copy: one store by the
+	// third request (sooner if another test showed the list before), none
+	// after it.
+	k := slices.Index(stored[:], 1)
+	if k < 0 || k > 2 || slices.ContainsFunc(stored[k+1:], func(n int64) bool { return n != 0 }) {
+		t.Fatalf("stores by kept copy per request %v: want one by the third, none after", stored)
+	}
+	renamed, _ := sjson.SetBytes(raw, "tools.0.name", "renamed_tool")
+	for range 3 {
+		req, err := Codec{}.DecodeRequest(bytes.Clone(renamed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.Tools[0].Name != "renamed_tool" || req.Tools[1].Name != first[1] {
+			t.Fatalf("changed list decoded as %v", names(req)[:2])
+		}
+	}
+}
