@@ -50,16 +50,10 @@ var gatewayField = func() map[string]string {
 	return m
 }()
 
-// scanBody reads the top level of a JSON object body once. The results
-// point into body, which must not change while they are used.
-func scanBody(body []byte) bodyInfo {
-	bi, _ := scanValid(body, nil)
-	return bi
-}
-
 // scanValid validates body and reads its top level in the same pass (see
 // llm.ScanObject; known, which may be nil, holds the large values seen
-// before). ok is false for a body that is not valid JSON.
+// before). ok is false for a body that is not valid JSON. The results
+// point into body, which must not change while they are used.
 func scanValid(body []byte, known *llm.KnownValues) (bi bodyInfo, ok bool) {
 	bi = bodyInfo{numRetries: -1, body: body}
 	var metaUser string
@@ -67,42 +61,40 @@ func scanValid(body []byte, known *llm.KnownValues) (bi bodyInfo, ok bool) {
 		if f, isGateway := gatewayField[key]; isGateway {
 			bi.gateway = append(bi.gateway, f)
 		}
-		var v gjson.Result
-		switch key {
-		case "model", "stream", "num_retries", "fallbacks", "context_window_fallbacks", "content_policy_fallbacks",
-			"stream_options", "user", "metadata", "tags":
-			v = gjson.Parse(unsafe.String(unsafe.SliceData(val), len(val)))
+		// Only the values read here are parsed.
+		parse := func() gjson.Result {
+			v := gjson.Parse(unsafe.String(unsafe.SliceData(val), len(val)))
 			v.Index = at
-		default:
-			return
+			return v
 		}
 		switch key {
 		case "model":
-			bi.model = v
+			bi.model = parse()
 		case "stream":
-			bi.stream = v.Bool()
+			bi.stream = parse().Bool()
 		case "num_retries":
-			if v.Type == gjson.Number {
+			if v := parse(); v.Type == gjson.Number {
 				bi.numRetries = int(v.Int())
 			}
 		case "fallbacks":
-			bi.fallbacks = names(v)
+			bi.fallbacks = names(parse())
 		case "context_window_fallbacks":
-			bi.cwFallbacks = names(v)
+			bi.cwFallbacks = names(parse())
 		case "content_policy_fallbacks":
-			bi.cpFallbacks = names(v)
+			bi.cpFallbacks = names(parse())
 		case "stream_options":
 			bi.streamOptions = true
-			bi.includeUsage = v.Get("include_usage").Bool()
+			bi.includeUsage = parse().Get("include_usage").Bool()
 		case "user":
-			bi.user = v.Str
+			bi.user = parse().Str
 		case "metadata":
+			v := parse()
 			metaUser = v.Get("user_id").Str
 			for _, t := range v.Get("tags").Array() {
 				bi.tags = append(bi.tags, t.Str)
 			}
 		case "tags":
-			for _, t := range v.Array() {
+			for _, t := range parse().Array() {
 				bi.tags = append(bi.tags, t.Str)
 			}
 		}

@@ -21,7 +21,10 @@ func TestScanBodyAndWithModel(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			bi := scanBody([]byte(tc.body))
+			bi, ok := scanValid([]byte(tc.body), nil)
+			if !ok {
+				t.Fatal("a valid body was found invalid")
+			}
 			if bi.stream != tc.want.stream || bi.numRetries != tc.want.numRetries || bi.user != tc.want.user ||
 				bi.includeUsage != tc.want.includeUsage || len(bi.fallbacks) != len(tc.want.fallbacks) ||
 				len(bi.gateway) != len(tc.want.gateway) || len(bi.tags) != len(tc.want.tags) {
@@ -64,7 +67,10 @@ func FuzzScanBody(f *testing.F) {
 		if !json.Valid([]byte(body)) {
 			return
 		}
-		bi := scanBody([]byte(body))
+		bi, ok := scanValid([]byte(body), nil)
+		if !ok {
+			t.Fatalf("valid body %q found invalid", body)
+		}
 		if bi.model.Type.String() != "String" {
 			return
 		}
