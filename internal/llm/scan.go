@@ -88,8 +88,10 @@ func ScanObject(body []byte, known *KnownValues, member func(key string, val []b
 	}
 }
 
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+	for i < len(b) && isSpace(b[i]) {
 		i++
 	}
 	return i
@@ -156,7 +158,7 @@ func valueEnd(b []byte, i int) int {
 		return -1
 	}
 	j := i
-	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\r' && b[j] != '\t' {
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && !isSpace(b[j]) {
 		j++
 	}
 	return j
@@ -166,8 +168,8 @@ func valueEnd(b []byte, i int) int {
 // byte for byte, for ScanObject: only those of keys whose values repeat
 // from request to request (a client's tools and system prompt), only
 // objects, arrays and strings (their last byte ends them), seen at least
-// twice, at most knownPerSet of them, newest first. The zero value is ready; a nil one
-// knows nothing.
+// twice, at most knownPerSet of them, newest first. The zero value is
+// ready; a nil one knows nothing.
 type KnownValues struct {
 	mu   sync.Mutex
 	list atomic.Pointer[[]knownValue]
