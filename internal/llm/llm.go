@@ -92,6 +92,11 @@ type Tool struct {
 	ServerType string
 	// Raw is the tool as the client sent it, for same-dialect upstreams.
 	Raw json.RawMessage
+	// Interned is set on a decoder's cached tool: Raw is the cache's own
+	// copy, which nothing writes, so two interned tools whose Raw has the
+	// same address and length have the same bytes (an encoder's cache
+	// compares addresses instead of ~64 KB of bytes).
+	Interned bool
 }
 
 // ToolChoiceMode says how the model must use tools.

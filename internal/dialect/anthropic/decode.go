@@ -615,7 +615,7 @@ func decodeTool(raw json.RawMessage, i int) (llm.Tool, error) {
 	}
 	// The cached tool must not point into the request body.
 	own := bytes.Clone(raw)
-	tool.Raw = own
+	tool.Raw, tool.Interned = own, true
 	if len(tool.Parameters) > 0 {
 		tool.Parameters = bytes.Clone(tool.Parameters)
 	}

@@ -44,8 +44,7 @@ func (Codec) EncodeRequest(req *llm.Request, opts llm.EncodeOptions) ([]byte, er
 		model = req.Model
 	}
 	official := isOpenAIModel(model)
-	out := ChatRequest{
-		Model:       model,
+	out := ChatRequest{ // the model and messages are written apart (below)
 		Temperature: req.Temperature,
 		TopP:        req.TopP,
 		Seed:        req.Seed,
@@ -56,7 +55,6 @@ func (Codec) EncodeRequest(req *llm.Request, opts llm.EncodeOptions) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	out.Messages = msgs
 
 	// The tools are encoded apart (cached: clients send the same list on
 	// every call) and spliced in after the messages, where the field is.
@@ -115,23 +113,54 @@ func (Codec) EncodeRequest(req *llm.Request, opts llm.EncodeOptions) ([]byte, er
 		out.StreamOptions = so
 	}
 
-	body, err := marshal(&out)
+	// The body is put together from its parts: the model, the messages,
+	// the tools, then the other members (the struct without the first two,
+	// then the client's extra fields and the deployment's params), so that
+	// no part is scanned to find where the next goes.
+	msgsJSON, err := marshal(msgs)
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindInvalidRequest, Message: "request cannot be encoded", Err: err}
+	}
+	rest, err := marshal(&out) // model "" and messages null: the head cut below
+	if err != nil {
+		return nil, &llm.Error{Kind: llm.KindInvalidRequest, Message: "request cannot be encoded", Err: err}
+	}
+	if !bytes.HasPrefix(rest, emptyHead) || len(rest) == len(emptyHead) {
+		return nil, &llm.Error{Kind: llm.KindInternal, Message: "internal error", Err: fmt.Errorf("unexpected request encoding %.40q", rest)}
+	}
+	if rest = rest[len(emptyHead):]; rest[0] == ',' { // ,"member":...} or }
+		rest[0] = '{'
+	} else {
+		rest = []byte("{}")
 	}
 	extra := req.Extra
 	if !req.Stream && extra["stream_options"] != nil {
 		// stream_options is an error on a non-streamed request.
 		extra = without(extra, "stream_options")
 	}
-	if body, err = splice(body, toolsJSON != nil, extra, opts.Params); err != nil {
+	if rest, err = splice(rest, toolsJSON != nil, extra, opts.Params); err != nil {
 		return nil, err
 	}
+	modelJSON := jsonString(model)
+	const mKey, msgsKey, toolsKey = `{"model":`, `,"messages":`, `,"tools":`
+	body := llm.GetBody(len(mKey) + len(modelJSON) + len(msgsKey) + len(msgsJSON) + len(toolsKey) + len(toolsJSON) + len(rest))
+	body = append(body, mKey...)
+	body = append(body, modelJSON...)
+	body = append(body, msgsKey...)
+	body = append(body, msgsJSON...)
 	if toolsJSON != nil {
-		body = spliceAfterMessages(body, toolsJSON)
+		body = append(body, toolsKey...)
+		body = append(body, toolsJSON...)
 	}
-	return body, nil
+	if len(rest) > 2 {
+		body = append(body, ',')
+	}
+	return append(body, rest[1:]...), nil
 }
+
+// emptyHead is how a ChatRequest with no model and no messages begins: the
+// two members EncodeRequest writes itself.
+var emptyHead = []byte(`{"model":"","messages":null`)
 
 // without copies m without key.
 func without(m map[string]json.RawMessage, key string) map[string]json.RawMessage {
@@ -184,7 +213,9 @@ func splice(body []byte, hasTools bool, layers ...map[string]json.RawMessage) ([
 			}
 			present[k] = true
 			kq, _ := json.Marshal(k)
-			buf.WriteByte(',')
+			if buf.Len() > 1 { // not right after the opening brace of {}
+				buf.WriteByte(',')
+			}
 			buf.Write(kq)
 			buf.WriteByte(':')
 			buf.Write(v)
@@ -269,10 +300,23 @@ func encodeTools(tools []llm.Tool) []ChatTool {
 // encodeToolsJSON is the tools field's value, nil when no tool reaches the
 // upstream. Lists whose tools all have their client's raw bytes are cached
 // by those bytes (the encoding follows from them): Claude Code sends the
-// same ~64 KB of tools on every call.
+// same ~64 KB of tools on every call. A list of interned tools (a
+// decoder's cached copies, which nothing writes) is found by the addresses
+// of its tools' bytes, without reading them.
 func encodeToolsJSON(tools []llm.Tool) ([]byte, error) {
 	if len(tools) == 0 {
 		return nil, nil
+	}
+	interned := true
+	for _, t := range tools {
+		interned = interned && t.Interned
+	}
+	var ak toolsAddr
+	if interned {
+		ak = toolsAddr{unsafe.SliceData(tools[0].Raw), unsafe.SliceData(tools[len(tools)-1].Raw), len(tools)}
+		if e, ok := toolsByAddr.Load(ak); ok && e.sameAddrs(tools) {
+			return e.json, nil
+		}
 	}
 	var h maphash.Hash
 	h.SetSeed(toolsSeed)
@@ -286,20 +330,28 @@ func encodeToolsJSON(tools []llm.Tool) ([]byte, error) {
 		h.WriteByte(0)
 	}
 	key := h.Sum64()
-	if e, ok := toolsCache.Load(key); ok && e.matches(tools) {
-		return e.json, nil
+	e, ok := toolsCache.Load(key)
+	if !ok || !e.matches(tools) {
+		b, err := marshalTools(tools)
+		if err != nil {
+			return nil, err
+		}
+		e = &toolsEntry{json: b}
+		for _, t := range tools {
+			e.raws = append(e.raws, bytes.Clone(t.Raw))
+			e.names = append(e.names, t.Name)
+		}
+		toolsCache.Store(key, e)
 	}
-	b, err := marshalTools(tools)
-	if err != nil {
-		return nil, err
+	if interned {
+		// The interned bytes are kept as they are: nothing writes them.
+		a := &toolsEntry{json: e.json, names: e.names}
+		for _, t := range tools {
+			a.raws = append(a.raws, t.Raw)
+		}
+		toolsByAddr.Store(ak, a)
 	}
-	e := &toolsEntry{json: b}
-	for _, t := range tools {
-		e.raws = append(e.raws, bytes.Clone(t.Raw))
-		e.names = append(e.names, t.Name)
-	}
-	toolsCache.Store(key, e)
-	return b, nil
+	return e.json, nil
 }
 
 // marshalTools encodes the tools that reach the upstream; nil when none.
@@ -331,28 +383,35 @@ func (e *toolsEntry) matches(tools []llm.Tool) bool {
 	return true
 }
 
+// sameAddrs reports whether tools are e's interned tools: the same names,
+// and raw bytes at the same addresses with the same lengths.
+func (e *toolsEntry) sameAddrs(tools []llm.Tool) bool {
+	if len(e.raws) != len(tools) {
+		return false
+	}
+	for i, t := range tools {
+		if !t.Interned || t.Name != e.names[i] || len(t.Raw) != len(e.raws[i]) || unsafe.SliceData(t.Raw) != unsafe.SliceData(e.raws[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// toolsAddr keys a list of interned tools by where its first and last
+// tools' bytes are, and its length.
+type toolsAddr struct {
+	first, last *byte
+	n           int
+}
+
 var (
 	// toolsCache holds encoded tool lists by the hash of their raw bytes.
 	toolsCache = llm.Cache[uint64, *toolsEntry]{Max: 256}
 	toolsSeed  = maphash.MakeSeed()
+	// toolsByAddr holds encoded lists of interned tools by address: its
+	// entries keep the tools' bytes, so no other bytes can be at them.
+	toolsByAddr = llm.Cache[toolsAddr, *toolsEntry]{Max: 256}
 )
-
-// spliceAfterMessages inserts "tools":toolsJSON after the messages member
-// of body, where the struct's field order puts it, in a buffer of
-// llm.GetBody.
-func spliceAfterMessages(body, toolsJSON []byte) []byte {
-	m := gjson.Get(unsafe.String(unsafe.SliceData(body), len(body)), "messages") // only its offsets are read
-	at := m.Index + len(m.Raw)
-	if m.Index <= 0 || at >= len(body) {
-		at = len(body) - 1 // before the closing brace
-	}
-	const key = `,"tools":`
-	out := llm.GetBody(len(body) + len(key) + len(toolsJSON))
-	out = append(out, body[:at]...)
-	out = append(out, key...)
-	out = append(out, toolsJSON...)
-	return append(out, body[at:]...)
-}
 
 func encodeToolChoice(tc *llm.ToolChoice, tools []llm.Tool) any {
 	switch tc.Mode {

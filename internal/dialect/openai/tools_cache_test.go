@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/switchyard/switchyard/internal/llm"
@@ -80,4 +81,65 @@ func TestEncodeToolsCache(t *testing.T) {
 	if n := toolsCache.Len(); n > toolsCache.Max {
 		t.Fatalf("%d cached lists, bound %d", n, toolsCache.Max)
 	}
+}
+
+// TestEncodeToolsInterned: a list of interned tools (a decoder's cached
+// copies) is found by the addresses of its bytes; a list that differs in
+// a name, a length, an address or a tool encodes afresh, and whatever the
+// way taken the JSON is the uncached encoding of the list asked for.
+func TestEncodeToolsInterned(t *testing.T) {
+	tool := func(name, desc string) llm.Tool {
+		raw, _ := json.Marshal(map[string]any{"name": name, "description": desc, "input_schema": map[string]any{"type": "object"}})
+		return llm.Tool{Name: name, Description: desc, Parameters: json.RawMessage(`{"type":"object"}`), Raw: raw, Interned: true}
+	}
+	check := func(tools []llm.Tool) {
+		t.Helper()
+		got, err := encodeToolsJSON(tools)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := marshalTools(tools)
+		if string(got) != string(want) {
+			t.Fatalf("got\n%s\nwant\n%s", got, want)
+		}
+	}
+	list := []llm.Tool{tool("Bash", "Run."), tool("Read", "Read."), tool("Edit", "Edit.")}
+	check(list)
+	before := toolsByAddr.Len()
+	check(list)
+	if toolsByAddr.Len() != before {
+		t.Fatal("the second encoding of the same interned list was not found by address")
+	}
+
+	// A middle tool renamed, shortened at the same address, or another
+	// tool: each list encodes what it holds.
+	renamed := slices.Clone(list)
+	renamed[1].Name = "Reed"
+	check(renamed)
+	check(list)
+	shorter := slices.Clone(list)
+	shorter[1].Raw, shorter[1].Description = shorter[1].Raw[:len(shorter[1].Raw)-1], "Rea."
+	check(shorter)
+	check(list)
+	other := slices.Clone(list)
+	other[1] = tool("Grep", "Search.")
+	check(other)
+
+	// Equal bytes at other addresses are equal tools: found by bytes, then
+	// by their own addresses.
+	copied := slices.Clone(list)
+	for i := range copied {
+		copied[i].Raw = bytes.Clone(copied[i].Raw)
+	}
+	check(copied)
+
+	// A list with a tool that is not interned is never looked up by
+	// address: its bytes may be a reused buffer's.
+	buf := bytes.Clone(list[1].Raw)
+	loose := slices.Clone(list)
+	loose[1].Raw, loose[1].Interned = buf, false
+	check(loose)
+	copy(buf, tool("Read", "Reap.").Raw) // same name, same length
+	loose[1].Description = "Reap."
+	check(loose)
 }
