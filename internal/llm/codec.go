@@ -51,6 +51,22 @@ type ClientCodec interface {
 	EncodeError(err *Error) []byte
 }
 
+// Member is one top-level member of a request body, as ScanObject gave it.
+type Member struct {
+	Key string
+	Val []byte
+	// Kept is set when Val is a known value's kept copy (see
+	// KnownValues.Holds): memory nothing writes.
+	Kept bool
+}
+
+// ScannedDecoder is a ClientCodec that also decodes a body the gateway has
+// already validated with ScanObject, from the top-level members the scan
+// gave (in order), without scanning the body again.
+type ScannedDecoder interface {
+	DecodeScanned(body []byte, members []Member) (*Request, error)
+}
+
 // UpstreamCodec is the upstream-facing half of a dialect.
 type UpstreamCodec interface {
 	// EncodeRequest builds the upstream body. A field the upstream cannot take

@@ -230,7 +230,7 @@ func (k *KnownValues) match(key string, body []byte, i int) []byte {
 // referenced, its address and length name its bytes (a cache may key on
 // them instead of hashing them).
 func (k *KnownValues) Holds(raw []byte) bool {
-	if k == nil || len(raw) == 0 {
+	if k == nil || len(raw) < k.minLen() {
 		return false
 	}
 	if l := k.list.Load(); l != nil {

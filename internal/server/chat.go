@@ -135,7 +135,7 @@ func (s *Server) serveChat(w *httpd.Response, r *httpd.Request, info *reqInfo, c
 	if err != nil {
 		return err
 	}
-	bi, ok := scanValid(body, &s.known)
+	bi, ok := scanValid(body, &s.known, info.chat.bi.members)
 	if !ok {
 		return &llm.Error{Kind: llm.KindInvalidRequest, Message: "request body is not valid JSON"}
 	}
@@ -204,7 +204,11 @@ func needsEstimate(g *router.Group) bool {
 // hubRequest decodes the client body once.
 func (c *call) hubRequest() (*llm.Request, error) {
 	if c.hub == nil && c.hubErr == nil {
-		c.hub, c.hubErr = c.s.clients[c.client].DecodeRequest(c.body)
+		if d, ok := c.s.clients[c.client].(llm.ScannedDecoder); ok {
+			c.hub, c.hubErr = d.DecodeScanned(c.body, c.bi.members)
+		} else {
+			c.hub, c.hubErr = c.s.clients[c.client].DecodeRequest(c.body)
+		}
 		if c.hubErr == nil {
 			c.hub.Model = c.model
 			for _, f := range gatewayFields {

@@ -78,7 +78,10 @@ var reqInfos = sync.Pool{New: func() any { return new(reqInfo) }}
 // release returns info to reqInfos; the request is over.
 func (info *reqInfo) release() {
 	info.releaseOutput()
+	members := info.chat.bi.members // the array is kept, not what it pointed to
+	clear(members)
 	*info = reqInfo{}
+	info.chat.bi.members = members[:0]
 	reqInfos.Put(info)
 }
 

@@ -129,7 +129,7 @@ func sjsonRewrite(body []byte, openAIStream bool) ([]byte, error) {
 // top level in one pass (scanValid), one splice for the model. known
 // holds the large values seen before, or is nil (a first request).
 func scanRewrite(body []byte, openAIStream bool, known *llm.KnownValues) ([]byte, error) {
-	bi, ok := scanValid(body, known)
+	bi, ok := scanValid(body, known, nil)
 	if !ok {
 		return nil, fmt.Errorf("invalid")
 	}

@@ -32,6 +32,9 @@ type bodyInfo struct {
 	// user is "user", else metadata.user_id; tags are metadata.tags + tags.
 	user string
 	tags []string
+	// members are the body's top-level members, for a decoder
+	// (llm.ScannedDecoder) that need not scan the body again.
+	members []llm.Member
 }
 
 // has reports whether the body sets top-level key k (a second look at the
@@ -53,11 +56,13 @@ var gatewayField = func() map[string]string {
 // scanValid validates body and reads its top level in the same pass (see
 // llm.ScanObject; known, which may be nil, holds the large values seen
 // before). ok is false for a body that is not valid JSON. The results
-// point into body, which must not change while they are used.
-func scanValid(body []byte, known *llm.KnownValues) (bi bodyInfo, ok bool) {
-	bi = bodyInfo{numRetries: -1, body: body}
+// point into body, which must not change while they are used; the members
+// are appended to members[:0].
+func scanValid(body []byte, known *llm.KnownValues, members []llm.Member) (bi bodyInfo, ok bool) {
+	bi = bodyInfo{numRetries: -1, body: body, members: members[:0]}
 	var metaUser string
 	ok = llm.ScanObject(body, known, func(key string, val []byte, at int) {
+		bi.members = append(bi.members, llm.Member{Key: key, Val: val, Kept: known.Holds(val)})
 		if f, isGateway := gatewayField[key]; isGateway {
 			bi.gateway = append(bi.gateway, f)
 		}

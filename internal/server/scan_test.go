@@ -2,9 +2,12 @@ package server
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/tidwall/sjson"
+
+	"github.com/switchyard/switchyard/internal/llm"
 )
 
 func TestScanBodyAndWithModel(t *testing.T) {
@@ -21,7 +24,7 @@ func TestScanBodyAndWithModel(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			bi, ok := scanValid([]byte(tc.body), nil)
+			bi, ok := scanValid([]byte(tc.body), nil, nil)
 			if !ok {
 				t.Fatal("a valid body was found invalid")
 			}
@@ -67,7 +70,7 @@ func FuzzScanBody(f *testing.F) {
 		if !json.Valid([]byte(body)) {
 			return
 		}
-		bi, ok := scanValid([]byte(body), nil)
+		bi, ok := scanValid([]byte(body), nil, nil)
 		if !ok {
 			t.Fatalf("valid body %q found invalid", body)
 		}
@@ -97,4 +100,32 @@ func FuzzScanBody(f *testing.F) {
 			t.Fatalf("not rewritten: %s", out)
 		}
 	})
+}
+
+// TestScanValidMembers: the scan hands on every top-level member in order,
+// repeated keys too, and marks a large value it knows as its kept copy
+// (from the third sighting: kept on the second).
+func TestScanValidMembers(t *testing.T) {
+	tools := `[{"name":"t","description":"` + strings.Repeat("d", 4000) + `","input_schema":{"type":"object"}}]`
+	body := `{"model":"a", "messages":[{"role":"user","content":"x"}],"tools":` + tools + `,"model":"b"}`
+	var known llm.KnownValues
+	for i := range 4 {
+		bi, ok := scanValid([]byte(body), &known, make([]llm.Member, 0, 1))
+		if !ok {
+			t.Fatal("a valid body was found invalid")
+		}
+		var keys []string
+		for _, m := range bi.members {
+			keys = append(keys, m.Key)
+		}
+		if strings.Join(keys, ",") != "model,messages,tools,model" {
+			t.Fatalf("members %v", keys)
+		}
+		if string(bi.members[1].Val) != `[{"role":"user","content":"x"}]` || string(bi.members[2].Val) != tools || string(bi.members[3].Val) != `"b"` {
+			t.Fatalf("member values %+v", bi.members)
+		}
+		if kept := bi.members[2].Kept; kept != (i >= 2) || bi.members[1].Kept {
+			t.Fatalf("sighting %d: tools kept %v", i+1, kept)
+		}
+	}
 }

@@ -116,10 +116,16 @@ func splitObject(body []byte) (map[string]json.RawMessage, error) {
 		err := json.Unmarshal(body, &v) // for the position of the fault
 		return nil, invalid("", "request body is not a JSON object: %v", err)
 	}
-	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+	if !isObject(body) {
 		return nil, invalid("", "request body is not a JSON object")
 	}
 	return top, nil
+}
+
+// isObject reports whether valid JSON body is an object.
+func isObject(body []byte) bool {
+	t := bytes.TrimLeft(body, " \t\r\n")
+	return len(t) > 0 && t[0] == '{'
 }
 
 // knownValues are the tools lists and system prompts splitObject saw.
@@ -150,6 +156,29 @@ func (Codec) DecodeRequest(body []byte) (*llm.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeTop(top, knownValues.Holds(top["tools"]))
+}
+
+// DecodeScanned implements llm.ScannedDecoder: the members are those of a
+// body ScanObject found valid, so they are not scanned again.
+func (Codec) DecodeScanned(body []byte, members []llm.Member) (*llm.Request, error) {
+	if !isObject(body) {
+		return nil, invalid("", "request body is not a JSON object")
+	}
+	top := make(map[string]json.RawMessage, 16)
+	keptTools := false
+	for _, m := range members {
+		top[m.Key] = json.RawMessage(m.Val[:len(m.Val):len(m.Val)])
+		if m.Key == "tools" {
+			keptTools = m.Kept // the last one counts, as in the map
+		}
+	}
+	return decodeTop(top, keptTools)
+}
+
+// decodeTop decodes a request from its top-level members; keptTools says
+// that the tools value is a known value's kept copy (llm.KnownValues).
+func decodeTop(top map[string]json.RawMessage, keptTools bool) (*llm.Request, error) {
 	req := &llm.Request{}
 
 	// model
@@ -245,7 +274,7 @@ func (Codec) DecodeRequest(body []byte) (*llm.Request, error) {
 		if jsonKind(raw) != '[' {
 			return nil, invalid("tools", "tools: expected an array, got %s", typeName(raw))
 		}
-		tools, err := decodeTools(raw)
+		tools, err := decodeTools(raw, keptTools)
 		if err != nil {
 			return nil, err
 		}
@@ -557,10 +586,9 @@ func compactJSON(raw json.RawMessage) string {
 // as well as each tool: Claude Code sends the same ~64 KB of tool
 // definitions on every call. The list returned may be shared: it is not
 // to be changed (its capacity is its length, so an append copies it).
-func decodeTools(raw json.RawMessage) ([]llm.Tool, error) {
+func decodeTools(raw json.RawMessage, kept bool) ([]llm.Tool, error) {
 	// A list the scan knew is its kept copy: looked up by address, not by
 	// hashing its ~64 KB.
-	kept := knownValues.Holds(raw)
 	if kept {
 		if e, ok := toolListByCopy.Load(unsafe.SliceData(raw)); ok && len(e.raw) == len(raw) {
 			return e.tools, nil
@@ -590,8 +618,9 @@ func decodeTools(raw json.RawMessage) ([]llm.Tool, error) {
 }
 
 // toolListByCopy holds decoded lists by the address of their bytes' kept
-// copy (knownValues): the entry references the copy, so no other list's
-// bytes can have that address while it is here.
+// copy (a KnownValues', this package's or the server's): the entry
+// references the copy, so no other list's bytes can have that address
+// while it is here.
 var toolListByCopy = llm.Cache[*byte, keptToolList]{Max: 64}
 
 type keptToolList struct {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"testing"
 
@@ -27,6 +28,15 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add([]byte(`{"model":"m","messages":[],"max_tokens":1e400}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := Codec{}.DecodeRequest(body)
+		// The gateway decodes from its scan's members: the same request.
+		if ms, ok := scanMembers(body, nil); ok {
+			sreq, serr := Codec{}.DecodeScanned(body, ms)
+			if (serr == nil) != (err == nil) || err != nil && serr.Error() != err.Error() || !reflect.DeepEqual(sreq, req) {
+				t.Fatalf("DecodeScanned: %v %+v\nDecodeRequest: %v %+v", serr, sreq, err, req)
+			}
+		} else if err == nil {
+			t.Fatal("decoded a body the scan finds invalid")
+		}
 		if err != nil {
 			var e *llm.Error
 			if !errors.As(err, &e) || e.Kind != llm.KindInvalidRequest {

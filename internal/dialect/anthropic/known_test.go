@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -67,5 +68,81 @@ func TestDecodeRequestKnownTools(t *testing.T) {
 		if req.Tools[0].Name != "renamed_tool" || req.Tools[1].Name != first[1] {
 			t.Fatalf("changed list decoded as %v", names(req)[:2])
 		}
+	}
+}
+
+// scanMembers is what the server hands DecodeScanned: the members
+// llm.ScanObject gave, kept copies marked.
+func scanMembers(body []byte, known *llm.KnownValues) ([]llm.Member, bool) {
+	var ms []llm.Member
+	ok := llm.ScanObject(body, known, func(key string, val []byte, _ int) {
+		ms = append(ms, llm.Member{Key: key, Val: val, Kept: known.Holds(val)})
+	})
+	return ms, ok
+}
+
+// TestDecodeScanned: a body decoded from the members of the gateway's scan
+// is the request DecodeRequest makes of it (the fixtures, a repeated key,
+// a body that is not an object, a bad field), and a tools list the scan
+// kept is stored by its copy once and found by it after that.
+func TestDecodeScanned(t *testing.T) {
+	bodies := [][]byte{
+		[]byte(`{"model":"m","messages":[{"role":"user","content":"a"}],"model":"n"}`),
+		[]byte(`[{"model":"m"}]`),
+		[]byte(`{"model":"m","messages":[{"role":"user","content":"a"}],"max_tokens":"x"}`),
+		[]byte(` {"model":"m","messages":[{"role":"user","content":"a"}],"tools":[{"name":"a","input_schema":{}}],"tools":null}`),
+	}
+	for _, file := range fixtures(t) {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, b)
+	}
+	for i, body := range bodies {
+		want, wantErr := Codec{}.DecodeRequest(body)
+		ms, ok := scanMembers(body, nil)
+		if !ok {
+			t.Fatalf("body %d: the scan finds it invalid", i)
+		}
+		got, err := Codec{}.DecodeScanned(body, ms)
+		if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+			t.Fatalf("body %d: error %v, DecodeRequest's %v", i, err, wantErr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("body %d: decoded\n%+v\nDecodeRequest\n%+v", i, got, want)
+		}
+	}
+
+	pretty, err := os.ReadFile(filepath.Join(fixtureDir, "01_plain_prompt_default_model.request.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, pretty); err != nil {
+		t.Fatal(err)
+	}
+	var known llm.KnownValues
+	var stored [4]int64
+	for i := range stored {
+		body := bytes.Clone(compact.Bytes())
+		ms, ok := scanMembers(body, &known)
+		if !ok {
+			t.Fatal("the fixture is not valid")
+		}
+		before := toolListByCopy.Len()
+		req, err := Codec{}.DecodeScanned(body, ms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(req.Tools) < 10 {
+			t.Fatalf("request %d: %d tools", i, len(req.Tools))
+		}
+		stored[i] = toolListByCopy.Len() - before
+	}
+	// Seen, kept (the second time), passed as the kept copy and stored by
+	// it (the third), found by it (the fourth).
+	if stored != [4]int64{0, 0, 1, 0} {
+		t.Fatalf("stores by kept copy per request %v: want one by the third request, none after", stored)
 	}
 }

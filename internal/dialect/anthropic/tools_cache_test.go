@@ -46,11 +46,11 @@ func TestDecodeToolsCache(t *testing.T) {
 		return true
 	}
 	raw := list("one", "two")
-	first, err := decodeTools(raw)
+	first, err := decodeTools(raw, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := decodeTools(append(json.RawMessage(nil), raw...)) // equal bytes elsewhere
+	second, err := decodeTools(append(json.RawMessage(nil), raw...), false) // equal bytes elsewhere
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,14 +62,14 @@ func TestDecodeToolsCache(t *testing.T) {
 		t.Fatal("an append wrote into the shared list")
 	}
 	changed := list("one", "TWO")
-	got, err := decodeTools(changed)
+	got, err := decodeTools(changed, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !same(got, uncached(changed)) || got[1].Description != "TWO" {
 		t.Fatalf("changed list decoded as %+v", got)
 	}
-	if _, err := decodeTools(json.RawMessage(`[{"name":"x","input_schema":"not an object"}]`)); err == nil {
+	if _, err := decodeTools(json.RawMessage(`[{"name":"x","input_schema":"not an object"}]`), false); err == nil {
 		t.Fatal("a bad tool decoded")
 	}
 }
