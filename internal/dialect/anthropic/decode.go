@@ -156,7 +156,7 @@ func (Codec) DecodeRequest(body []byte) (*llm.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeTop(top, knownValues.Holds(top["tools"]))
+	return decodeTop(top, keptMembers{tools: knownValues.Holds(top["tools"]), system: knownValues.Holds(top["system"])})
 }
 
 // DecodeScanned implements llm.ScannedDecoder: the members are those of a
@@ -166,19 +166,25 @@ func (Codec) DecodeScanned(body []byte, members []llm.Member) (*llm.Request, err
 		return nil, invalid("", "request body is not a JSON object")
 	}
 	top := make(map[string]json.RawMessage, 16)
-	keptTools := false
+	var kept keptMembers
 	for _, m := range members {
 		top[m.Key] = json.RawMessage(m.Val[:len(m.Val):len(m.Val)])
-		if m.Key == "tools" {
-			keptTools = m.Kept // the last one counts, as in the map
+		switch m.Key { // the last one counts, as in the map
+		case "tools":
+			kept.tools = m.Kept
+		case "system":
+			kept.system = m.Kept
 		}
 	}
-	return decodeTop(top, keptTools)
+	return decodeTop(top, kept)
 }
 
-// decodeTop decodes a request from its top-level members; keptTools says
-// that the tools value is a known value's kept copy (llm.KnownValues).
-func decodeTop(top map[string]json.RawMessage, keptTools bool) (*llm.Request, error) {
+// keptMembers says which of the members a cache keys by address are a
+// known value's kept copy (llm.KnownValues): memory nothing writes.
+type keptMembers struct{ tools, system bool }
+
+// decodeTop decodes a request from its top-level members.
+func decodeTop(top map[string]json.RawMessage, kept keptMembers) (*llm.Request, error) {
 	req := &llm.Request{}
 
 	// model
@@ -212,7 +218,7 @@ func decodeTop(top map[string]json.RawMessage, keptTools bool) (*llm.Request, er
 
 	// system
 	if raw, ok := top["system"]; ok && !isNull(raw) {
-		sys, err := decodeSystem(raw)
+		sys, err := decodeSystemKept(raw, kept.system)
 		if err != nil {
 			return nil, err
 		}
@@ -274,7 +280,7 @@ func decodeTop(top map[string]json.RawMessage, keptTools bool) (*llm.Request, er
 		if jsonKind(raw) != '[' {
 			return nil, invalid("tools", "tools: expected an array, got %s", typeName(raw))
 		}
-		tools, err := decodeTools(raw, keptTools)
+		tools, err := decodeTools(raw, kept.tools)
 		if err != nil {
 			return nil, err
 		}
@@ -377,6 +383,35 @@ func decodeFormat(of *OutputFormat, param string) (*llm.ResponseFormat, error) {
 }
 
 // decodeSystem reads system: a string or an array of text blocks.
+// decodeSystemKept is decodeSystem, with a kept copy's parts cached by
+// its address: Claude Code sends the same system prompt on every call.
+// The parts returned may be shared: they are not to be changed (their
+// capacity is their length, so an append copies them).
+func decodeSystemKept(raw json.RawMessage, kept bool) ([]llm.Part, error) {
+	if !kept {
+		return decodeSystem(raw)
+	}
+	if e, ok := systemByCopy.Load(unsafe.SliceData(raw)); ok && len(e.raw) == len(raw) {
+		return e.parts, nil
+	}
+	parts, err := decodeSystem(raw)
+	if err != nil {
+		return nil, err
+	}
+	parts = parts[:len(parts):len(parts)]
+	systemByCopy.Store(unsafe.SliceData(raw), keptSystem{raw, parts})
+	return parts, nil
+}
+
+// systemByCopy holds decoded system prompts by the address of their
+// bytes' kept copy, as toolListByCopy holds tools.
+var systemByCopy = llm.Cache[*byte, keptSystem]{Max: 64}
+
+type keptSystem struct {
+	raw   json.RawMessage
+	parts []llm.Part
+}
+
 func decodeSystem(raw json.RawMessage) ([]llm.Part, error) {
 	switch jsonKind(raw) {
 	case '"':

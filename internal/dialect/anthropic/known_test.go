@@ -122,27 +122,47 @@ func TestDecodeScanned(t *testing.T) {
 	if err := json.Compact(&compact, pretty); err != nil {
 		t.Fatal(err)
 	}
+	want, err := Codec{}.DecodeRequest(compact.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want.Tools) < 10 || len(want.System) < 2 {
+		t.Fatalf("the fixture has %d tools, %d system parts", len(want.Tools), len(want.System))
+	}
 	var known llm.KnownValues
-	var stored [4]int64
-	for i := range stored {
+	var tools, system [4]int64
+	for i := range tools {
 		body := bytes.Clone(compact.Bytes())
 		ms, ok := scanMembers(body, &known)
 		if !ok {
 			t.Fatal("the fixture is not valid")
 		}
-		before := toolListByCopy.Len()
+		t0, s0 := toolListByCopy.Len(), systemByCopy.Len()
 		req, err := Codec{}.DecodeScanned(body, ms)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(req.Tools) < 10 {
-			t.Fatalf("request %d: %d tools", i, len(req.Tools))
+		if !reflect.DeepEqual(req.Tools, want.Tools) || !reflect.DeepEqual(req.System, want.System) {
+			t.Fatalf("request %d: tools or system differ from DecodeRequest's", i)
 		}
-		stored[i] = toolListByCopy.Len() - before
+		tools[i], system[i] = toolListByCopy.Len()-t0, systemByCopy.Len()-s0
 	}
 	// Seen, kept (the second time), passed as the kept copy and stored by
 	// it (the third), found by it (the fourth).
-	if stored != [4]int64{0, 0, 1, 0} {
-		t.Fatalf("stores by kept copy per request %v: want one by the third request, none after", stored)
+	if tools != [4]int64{0, 0, 1, 0} || system != [4]int64{0, 0, 1, 0} {
+		t.Fatalf("stores by kept copy per request: tools %v, system %v; want one by the third request, none after", tools, system)
+	}
+	// A changed prompt is a value of its own: decoded afresh each time.
+	changed, _ := sjson.SetBytes(compact.Bytes(), "system.2.text", "another prompt")
+	for i := range 4 {
+		body := bytes.Clone(changed)
+		ms, _ := scanMembers(body, &known)
+		req, err := Codec{}.DecodeScanned(body, ms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := req.System[len(req.System)-1].Text; got != "another prompt" {
+			t.Fatalf("changed prompt, request %d: system ends %.40q", i, got)
+		}
 	}
 }
