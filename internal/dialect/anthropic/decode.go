@@ -391,26 +391,21 @@ func decodeSystemKept(raw json.RawMessage, kept bool) ([]llm.Part, error) {
 	if !kept {
 		return decodeSystem(raw)
 	}
-	if e, ok := systemByCopy.Load(unsafe.SliceData(raw)); ok && len(e.raw) == len(raw) {
-		return e.parts, nil
+	if parts, ok := systemByCopy.load(raw); ok {
+		return parts, nil
 	}
 	parts, err := decodeSystem(raw)
 	if err != nil {
 		return nil, err
 	}
 	parts = parts[:len(parts):len(parts)]
-	systemByCopy.Store(unsafe.SliceData(raw), keptSystem{raw, parts})
+	systemByCopy.store(raw, parts)
 	return parts, nil
 }
 
-// systemByCopy holds decoded system prompts by the address of their
-// bytes' kept copy, as toolListByCopy holds tools.
-var systemByCopy = llm.Cache[*byte, keptSystem]{Max: 64}
-
-type keptSystem struct {
-	raw   json.RawMessage
-	parts []llm.Part
-}
+// systemByCopy holds decoded system prompts by their kept copy, as
+// toolListByCopy holds tools.
+var systemByCopy = byCopy[[]llm.Part]{llm.Cache[*byte, keptValue[[]llm.Part]]{Max: 64}}
 
 func decodeSystem(raw json.RawMessage) ([]llm.Part, error) {
 	switch jsonKind(raw) {
@@ -625,13 +620,13 @@ func decodeTools(raw json.RawMessage, kept bool) ([]llm.Tool, error) {
 	// A list the scan knew is its kept copy: looked up by address, not by
 	// hashing its ~64 KB.
 	if kept {
-		if e, ok := toolListByCopy.Load(unsafe.SliceData(raw)); ok && len(e.raw) == len(raw) {
-			return e.tools, nil
+		if tools, ok := toolListByCopy.load(raw); ok {
+			return tools, nil
 		}
 	}
 	if v, ok := toolListCache.Load(unsafe.String(unsafe.SliceData(raw), len(raw))); ok {
 		if kept {
-			toolListByCopy.Store(unsafe.SliceData(raw), keptToolList{raw, v})
+			toolListByCopy.store(raw, v)
 		}
 		return v, nil
 	}
@@ -647,20 +642,37 @@ func decodeTools(raw json.RawMessage, kept bool) ([]llm.Tool, error) {
 	tools = tools[:len(tools):len(tools)]
 	toolListCache.Store(string(raw), tools)
 	if kept {
-		toolListByCopy.Store(unsafe.SliceData(raw), keptToolList{raw, tools})
+		toolListByCopy.store(raw, tools)
 	}
 	return tools, nil
 }
 
-// toolListByCopy holds decoded lists by the address of their bytes' kept
-// copy (a KnownValues', this package's or the server's): the entry
-// references the copy, so no other list's bytes can have that address
-// while it is here.
-var toolListByCopy = llm.Cache[*byte, keptToolList]{Max: 64}
+// toolListByCopy holds decoded tools lists by their kept copy.
+var toolListByCopy = byCopy[[]llm.Tool]{llm.Cache[*byte, keptValue[[]llm.Tool]]{Max: 64}}
 
-type keptToolList struct {
-	raw   json.RawMessage
-	tools []llm.Tool
+// byCopy holds decoded values by the address of their bytes' kept copy
+// (a KnownValues', this package's or the server's): each entry references
+// the copy, so no other value's bytes can have that address while it is
+// here.
+type byCopy[T any] struct {
+	llm.Cache[*byte, keptValue[T]]
+}
+
+type keptValue[T any] struct {
+	raw json.RawMessage
+	v   T
+}
+
+func (c *byCopy[T]) load(raw json.RawMessage) (T, bool) {
+	if e, ok := c.Load(unsafe.SliceData(raw)); ok && len(e.raw) == len(raw) {
+		return e.v, true
+	}
+	var zero T
+	return zero, false
+}
+
+func (c *byCopy[T]) store(raw json.RawMessage, v T) {
+	c.Store(unsafe.SliceData(raw), keptValue[T]{raw, v})
 }
 
 // toolListCache holds decoded tool lists by their bytes.
