@@ -18,15 +18,7 @@ import (
 // again, decodes to the same tools when it is looked up by its kept copy
 // (from the third request on), and a changed list decodes afresh.
 func TestDecodeRequestKnownTools(t *testing.T) {
-	pretty, err := os.ReadFile(filepath.Join(fixtureDir, "02_tool_result_followup.request.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, pretty); err != nil {
-		t.Fatal(err)
-	}
-	raw := compact.Bytes()
+	raw := compactFixture(t, "02_tool_result_followup.request.json")
 	names := func(req *llm.Request) []string {
 		var out []string
 		for _, tl := range req.Tools {
@@ -114,15 +106,8 @@ func TestDecodeScanned(t *testing.T) {
 		}
 	}
 
-	pretty, err := os.ReadFile(filepath.Join(fixtureDir, "01_plain_prompt_default_model.request.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, pretty); err != nil {
-		t.Fatal(err)
-	}
-	want, err := Codec{}.DecodeRequest(compact.Bytes())
+	fixture := compactFixture(t, "01_plain_prompt_default_model.request.json")
+	want, err := Codec{}.DecodeRequest(fixture)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +117,7 @@ func TestDecodeScanned(t *testing.T) {
 	var known llm.KnownValues
 	var tools, system [4]int64
 	for i := range tools {
-		body := bytes.Clone(compact.Bytes())
+		body := bytes.Clone(fixture)
 		ms, ok := scanMembers(body, &known)
 		if !ok {
 			t.Fatal("the fixture is not valid")
@@ -153,7 +138,7 @@ func TestDecodeScanned(t *testing.T) {
 		t.Fatalf("stores by kept copy per request: tools %v, system %v; want one by the third request, none after", tools, system)
 	}
 	// A changed prompt is a value of its own: decoded afresh each time.
-	changed, _ := sjson.SetBytes(compact.Bytes(), "system.2.text", "another prompt")
+	changed, _ := sjson.SetBytes(fixture, "system.2.text", "another prompt")
 	for i := range 4 {
 		body := bytes.Clone(changed)
 		ms, _ := scanMembers(body, &known)
@@ -165,4 +150,19 @@ func TestDecodeScanned(t *testing.T) {
 			t.Fatalf("changed prompt, request %d: system ends %.40q", i, got)
 		}
 	}
+}
+
+// compactFixture is a Claude Code request fixture as the CLI sends it:
+// compact JSON.
+func compactFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	pretty, err := os.ReadFile(filepath.Join(fixtureDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, pretty); err != nil {
+		t.Fatal(err)
+	}
+	return compact.Bytes()
 }
