@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -21,6 +22,17 @@ type Lines struct {
 	w     *Writer
 	json  bool
 	level slog.Leveler
+	// stamp is the text format's time for the second of the last line.
+	stamp atomic.Pointer[stamp]
+}
+
+// stamp is a text line's time in one second, in one location: what comes
+// before the milliseconds and what comes after them (the zone).
+type stamp struct {
+	sec  int64
+	loc  *time.Location
+	head []byte // "2006-01-02T15:04:05."
+	zone []byte // "Z", "+01:00"
 }
 
 // LinesFor returns the Lines that write where l writes, in its format, or
@@ -69,7 +81,7 @@ func (ls *Lines) BeginAt(t time.Time, level slog.Level, msg string) *Line {
 		b = appendJSONString(b, msg)
 	} else {
 		b = append(b, "time="...)
-		b = appendMillis(b, t)
+		b = ls.appendTime(b, t)
 		b = append(b, " level="...)
 		b = append(b, level.String()...)
 		b = append(b, " msg="...)
@@ -158,6 +170,26 @@ func (l *Line) End() {
 		l.ls = nil
 		linePool.Put(l)
 	}
+}
+
+// appendTime is appendMillis with the part of the time before the
+// milliseconds and the zone after them formatted once per second.
+func (ls *Lines) appendTime(b []byte, t time.Time) []byte {
+	sec, loc := t.Unix(), t.Location()
+	st := ls.stamp.Load()
+	if st == nil || st.sec != sec || st.loc != loc {
+		full := appendMillis(nil, t)
+		const head = len("2006-01-02T15:04:05.")
+		if len(full) <= head+3 || full[head-1] != '.' {
+			return append(b, full...) // not RFC 3339's shape (a year past 9999)
+		}
+		st = &stamp{sec: sec, loc: loc, head: full[:head:head], zone: full[head+3:]}
+		ls.stamp.Store(st)
+	}
+	ms := t.Nanosecond() / int(time.Millisecond)
+	b = append(b, st.head...)
+	b = append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	return append(b, st.zone...)
 }
 
 // appendMillis appends t as slog's text handler does: RFC 3339 with

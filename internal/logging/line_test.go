@@ -87,6 +87,33 @@ func TestLinesMatchSlog(t *testing.T) {
 	}
 }
 
+// One Lines writes a sequence of times (the same second, the next one, back
+// again, another zone, a year RFC 3339 cannot hold) as slog does: its
+// cached second is never used for another second or location.
+func TestLinesTimeStamp(t *testing.T) {
+	var out bytes.Buffer
+	w := NewWriter(&out)
+	ls := &Lines{w: w, level: slog.LevelInfo}
+	base := time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC)
+	east := time.FixedZone("east", 5*3600+45*60)
+	times := []time.Time{
+		base, base.Add(1 * time.Millisecond), base.Add(999_999_999), base.Add(time.Second), // into 2027
+		base.Add(time.Second + 7*time.Millisecond), base.Add(123 * time.Millisecond), // back a second
+		base.In(east), base.Add(500 * time.Millisecond).In(east), base.Add(500 * time.Millisecond),
+		base.Add(500 * time.Millisecond).In(time.FixedZone("same offset, other zone", 0)),
+		time.Date(10000, 1, 1, 0, 0, 0, 5e6, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 5e6, time.UTC),
+		base.Add(-time.Nanosecond), time.Unix(-1, 999e6).UTC(), time.Unix(0, 0).UTC(),
+	}
+	for _, at := range times {
+		out.Reset()
+		ls.BeginAt(at, slog.LevelInfo, "m").End()
+		_ = w.Flush()
+		if got, want := out.String(), slogLine(t, false, at, slog.LevelInfo, "m"); got != want {
+			t.Errorf("%v:\n got %q\nwant %q", at, got, want)
+		}
+	}
+}
+
 func FuzzLinesMatchSlog(f *testing.F) {
 	for _, tc := range lineCases {
 		for _, a := range tc.attrs {
