@@ -31,6 +31,10 @@ type Request struct {
 	InputTokens int
 	// Stream makes latency-based routing rank by time to first byte.
 	Stream bool
+	// Scratch, when not nil, is the Run's working memory: a caller whose
+	// request state is pooled keeps one there and spares Run a pool round
+	// trip. One Run at a time may use it. Nil: Run takes one from a pool.
+	Scratch *Scratch
 }
 
 // Try is one attempt on one deployment. The attempt reports what it learns
@@ -67,20 +71,20 @@ func (t *Try) Tokens(n int) { t.tokens.Store(int64(n)) }
 // byte reached the client; after that nothing is retried.
 type AttemptFunc func(ctx context.Context, t *Try) (committed bool, err error)
 
-// runScratch is one Run's working memory, reused by the next Run: the
-// state read, the candidate lists, the deployments tried, and the Try an
-// attempt is given (valid until the attempt returns).
-type runScratch struct {
+// Scratch is one Run's working memory, reused by the next Run: the state
+// read, the candidate lists, the deployments tried, and the Try an attempt
+// is given (valid until the attempt returns). The zero value is ready.
+type Scratch struct {
 	snaps []Snapshot
 	cands []cand
 	tried []*Deployment
 	try   Try
 }
 
-var runScratches = sync.Pool{New: func() any { return new(runScratch) }}
+var Scratches = sync.Pool{New: func() any { return new(Scratch) }}
 
 // newTry is the scratch's Try, reset for an attempt.
-func (sc *runScratch) newTry() *Try {
+func (sc *Scratch) newTry() *Try {
 	t := &sc.try
 	t.Deployment, t.UpstreamModel, t.Group = nil, "", ""
 	t.Retries, t.Fallbacks = 0, 0
@@ -91,11 +95,11 @@ func (sc *runScratch) newTry() *Try {
 
 // release drops the deployments the scratch points to and returns it to
 // the pool (its snapshots are overwritten by the next read).
-func (sc *runScratch) release() {
+func (sc *Scratch) release() {
 	clear(sc.cands[:cap(sc.cands)])
 	clear(sc.tried[:cap(sc.tried)])
 	sc.newTry()
-	runScratches.Put(sc)
+	Scratches.Put(sc)
 }
 
 // Result tells what the attempts did.
@@ -130,7 +134,7 @@ func (r *Router) Do(ctx context.Context, route *Route, numRetries int, try Attem
 func (r *Router) Run(ctx context.Context, req Request, fn AttemptFunc) (Result, error) {
 	var res Result
 	route := req.Route
-	sc := runScratches.Get().(*runScratch)
+	sc := Scratches.Get().(*Scratch)
 	defer sc.release()
 	committed, err := r.runGroup(ctx, req, route, &res, sc, fn)
 	if err == nil || committed || ctx.Err() != nil {
@@ -211,7 +215,7 @@ func lookupFallbacks(m map[string][]string, group string) []string {
 
 // runGroup runs the retry loop on one group. It returns the error and
 // whether something reached the client.
-func (r *Router) runGroup(ctx context.Context, req Request, route *Route, res *Result, sc *runScratch, fn AttemptFunc) (committed bool, err error) {
+func (r *Router) runGroup(ctx context.Context, req Request, route *Route, res *Result, sc *Scratch, fn AttemptFunc) (committed bool, err error) {
 	g := route.Group
 	if len(g.Deployments) == 0 {
 		return false, &llm.Error{Kind: llm.KindUnavailable, Message: fmt.Sprintf("model group %q has no deployments", g.Name), Err: ErrNoDeployment}
@@ -298,7 +302,7 @@ func (r *Router) backoff(attempt int, retryAfter time.Duration) time.Duration {
 
 // read returns the snapshots of g's deployments; when the state backend
 // fails it returns what this process knows (in-flight counts only).
-func (r *Router) read(ctx context.Context, g *Group, minute int64, sc *runScratch) []Snapshot {
+func (r *Router) read(ctx context.Context, g *Group, minute int64, sc *Scratch) []Snapshot {
 	ids := g.ids
 	var snaps []Snapshot
 	var err error
@@ -338,7 +342,7 @@ func (r *Router) guardedRead(ctx context.Context, ids []string, minute int64) ([
 // not cooling down, under their rpm/tpm/parallel limits, large enough for
 // the prompt; those not tried yet if any (fresh), and of these the lowest
 // `order`. With none, the error says why, with a retry-after.
-func (r *Router) candidates(ctx context.Context, g *Group, req Request, sc *runScratch, now time.Time) ([]cand, bool, error) {
+func (r *Router) candidates(ctx context.Context, g *Group, req Request, sc *Scratch, now time.Time) ([]cand, bool, error) {
 	minute := now.Unix() / 60
 	snaps := r.read(ctx, g, minute, sc)
 	n := len(g.Deployments)

@@ -171,7 +171,7 @@ func (s *Server) serveChat(w *httpd.Response, r *httpd.Request, info *reqInfo, c
 		return err
 	}
 	defer release()
-	req := router.Request{Route: rt, NumRetries: bi.numRetries, Stream: c.stream,
+	req := router.Request{Route: rt, NumRetries: bi.numRetries, Stream: c.stream, Scratch: info.scratch(),
 		Fallbacks:              bi.fallbacks,
 		ContextWindowFallbacks: bi.cwFallbacks,
 		ContentPolicyFallbacks: bi.cpFallbacks,

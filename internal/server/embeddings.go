@@ -46,7 +46,7 @@ func (s *Server) handleEmbeddings(w *httpd.Response, r *httpd.Request, info *req
 	}
 	defer release()
 	c := &call{s: s, w: w, r: r, client: llm.DialectOpenAI, body: body, model: m.Str, info: info, start: info.start}
-	res, err := s.router.Run(r.Context(), router.Request{Route: rt, NumRetries: -1}, c.embedAttempt)
+	res, err := s.router.Run(r.Context(), router.Request{Route: rt, NumRetries: -1, Scratch: info.scratch()}, c.embedAttempt)
 	info.retries, info.fallbacks = res.Retries, res.Fallbacks
 	return err
 }

@@ -69,6 +69,17 @@ type reqInfo struct {
 	// chat is the state of a chat call, here so that one pooled object
 	// serves the whole request.
 	chat call
+	// runScratch is the router's working memory for the request's Run (made on
+	// first use, kept across release).
+	runScratch *router.Scratch
+}
+
+// scratch is the request's router.Scratch.
+func (info *reqInfo) scratch() *router.Scratch {
+	if info.runScratch == nil {
+		info.runScratch = new(router.Scratch)
+	}
+	return info.runScratch
 }
 
 // reqInfos are the requests' reqInfo, reused: nothing holds one once its
@@ -80,8 +91,9 @@ func (info *reqInfo) release() {
 	info.releaseOutput()
 	members := info.chat.bi.members // the array is kept, not what it pointed to
 	clear(members)
+	rs := info.runScratch // Run left it reset
 	*info = reqInfo{}
-	info.chat.bi.members = members[:0]
+	info.chat.bi.members, info.runScratch = members[:0], rs
 	reqInfos.Put(info)
 }
 
