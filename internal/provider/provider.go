@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net"
 	"net/http"
 	"net/url"
@@ -229,6 +230,29 @@ func (u *Upstream) NewRequest(ctx context.Context, ep Endpoint, body []byte, in 
 func (u *Upstream) Do(ctx context.Context, ep Endpoint, body []byte, in ClientHeader) (*Response, error) {
 	dl, _ := ctx.Deadline()
 	return u.DoBy(ctx, dl, ep, body, in)
+}
+
+// Deadline is the deadline of a call that starts at start and may take
+// timeout (0 or less: none, the zero time): start+timeout rounded up to a
+// multiple of the largest power of two nanoseconds no more than a 64th of
+// timeout. Calls that start close together then share one deadline, and a
+// connection that serves them one after another keeps the deadline it has
+// (DoBy sets it only when it changes: two runtime timers moved per call
+// otherwise). The timeout fires up to 1/64 of itself late.
+func Deadline(start time.Time, timeout time.Duration) time.Time {
+	if timeout <= 0 {
+		return time.Time{}
+	}
+	d := start.Add(timeout)
+	q := timeout / 64
+	if q <= 1 || timeout > 100*365*24*time.Hour { // (UnixNano's range)
+		return d
+	}
+	q = 1 << (bits.Len64(uint64(q)) - 1)
+	if r := time.Duration(d.UnixNano()) & (q - 1); r != 0 {
+		d = d.Add(q - r)
+	}
+	return d
 }
 
 // DoBy is Do bounded by deadline (zero: none) besides ctx: the whole call,

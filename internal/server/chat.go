@@ -251,8 +251,10 @@ func (c *call) attempt(ctx context.Context, t *router.Try) (bool, error) {
 		timeout = c.s.opts.RequestTimeout
 	}
 	// The attempt's timeout bounds its upstream call, which puts it on the
-	// connection (no context and timer per attempt).
-	c.deadline = began.Add(timeout)
+	// connection (no context and timer per attempt). It is rounded up by
+	// at most a 64th (provider.Deadline), so that calls one after another
+	// on a connection leave its deadline as it is.
+	c.deadline = provider.Deadline(began, timeout)
 	c.firstByte = noFirstByteTimer
 	if c.stream {
 		st := d.Cfg.StreamTimeout

@@ -60,7 +60,7 @@ func (c *call) embedAttempt(ctx context.Context, t *router.Try) (bool, error) {
 		timeout = c.s.opts.RequestTimeout
 	}
 	began := time.Now()
-	c.deadline = began.Add(timeout)
+	c.deadline = provider.Deadline(began, timeout)
 	defer func() { c.info.upstreamTime += time.Since(began) }()
 	switch d.Dialect() {
 	case llm.DialectOpenAI:
