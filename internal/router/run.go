@@ -81,7 +81,7 @@ type Scratch struct {
 	try   Try
 }
 
-var Scratches = sync.Pool{New: func() any { return new(Scratch) }}
+var runScratches = sync.Pool{New: func() any { return new(Scratch) }}
 
 // newTry is the scratch's Try, reset for an attempt.
 func (sc *Scratch) newTry() *Try {
@@ -93,13 +93,18 @@ func (sc *Scratch) newTry() *Try {
 	return t
 }
 
-// release drops the deployments the scratch points to and returns it to
-// the pool (its snapshots are overwritten by the next read).
-func (sc *Scratch) release() {
+// reset drops the deployments the scratch points to (its snapshots are
+// overwritten by the next read).
+func (sc *Scratch) reset() {
 	clear(sc.cands[:cap(sc.cands)])
 	clear(sc.tried[:cap(sc.tried)])
 	sc.newTry()
-	Scratches.Put(sc)
+}
+
+// release resets a scratch of the pool and returns it there.
+func (sc *Scratch) release() {
+	sc.reset()
+	runScratches.Put(sc)
 }
 
 // Result tells what the attempts did.
@@ -134,8 +139,13 @@ func (r *Router) Do(ctx context.Context, route *Route, numRetries int, try Attem
 func (r *Router) Run(ctx context.Context, req Request, fn AttemptFunc) (Result, error) {
 	var res Result
 	route := req.Route
-	sc := Scratches.Get().(*Scratch)
-	defer sc.release()
+	sc := req.Scratch
+	if sc == nil {
+		sc = runScratches.Get().(*Scratch)
+		defer sc.release()
+	} else {
+		defer sc.reset()
+	}
 	committed, err := r.runGroup(ctx, req, route, &res, sc, fn)
 	if err == nil || committed || ctx.Err() != nil {
 		return res, err

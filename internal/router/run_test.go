@@ -549,3 +549,44 @@ func (errState) AddUpTo(context.Context, string, Counter, int64, int64, int64) (
 func (errState) Acquire(context.Context, string, int64) (bool, error)           { return false, errDown }
 func (errState) Release(context.Context, string) error                          { return errDown }
 func (errState) Observe(context.Context, string, SampleKind, Sample, int) error { return errDown }
+
+// A Run given a Scratch works in it: the attempts get its Try, a retry
+// goes on in it, and it is left reset, pointing to no deployment.
+func TestRunCallerScratch(t *testing.T) {
+	r, _ := testRouter(t, []*Deployment{dep("g", "a", order(1)), dep("g", "b", order(2))}, Options{NumRetries: 2})
+	rt, err := r.Resolve("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc Scratch
+	attempts := 0
+	res, err := r.Run(context.Background(), Request{Route: rt, NumRetries: -1, Scratch: &sc}, func(_ context.Context, try *Try) (bool, error) {
+		attempts++
+		if try != &sc.try {
+			t.Error("the attempt's Try is not the caller's scratch's")
+		}
+		if try.Deployment.ID() == "a" {
+			return false, &llm.Error{Kind: llm.KindUpstream, Message: "down"}
+		}
+		return false, nil
+	})
+	if err != nil || res.Deployment.ID() != "b" || attempts != 2 {
+		t.Fatalf("res %+v err %v attempts %d", res, err, attempts)
+	}
+	if cap(sc.cands) == 0 || cap(sc.tried) == 0 {
+		t.Fatal("the Run did not work in the caller's scratch")
+	}
+	for _, c := range sc.cands[:cap(sc.cands)] {
+		if c.d != nil {
+			t.Fatal("a candidate kept after Run")
+		}
+	}
+	for _, d := range sc.tried[:cap(sc.tried)] {
+		if d != nil {
+			t.Fatal("a tried deployment kept after Run")
+		}
+	}
+	if sc.try.Deployment != nil {
+		t.Fatal("the Try kept its deployment after Run")
+	}
+}
