@@ -35,6 +35,19 @@ func TestDeadline(t *testing.T) {
 			t.Errorf("timeout %v: only %d of 1000 deadlines equal to the one before", timeout, same)
 		}
 	}
+	// Starts read from the clock carry monotonic readings, which Equal
+	// would compare: deadlines in one bucket must still be equal.
+	prev, changes := time.Time{}, 0
+	for range 10000 {
+		d := Deadline(time.Now(), 600*time.Second)
+		if !d.Equal(prev) {
+			changes++
+		}
+		prev = d
+	}
+	if changes > 2 {
+		t.Errorf("10000 deadlines from the clock changed %d times", changes)
+	}
 	if !Deadline(base, 0).IsZero() || !Deadline(base, -time.Second).IsZero() {
 		t.Error("no timeout must give no deadline")
 	}

@@ -243,7 +243,7 @@ func Deadline(start time.Time, timeout time.Duration) time.Time {
 	if timeout <= 0 {
 		return time.Time{}
 	}
-	d := start.Add(timeout)
+	d := start.Add(timeout).Round(0) // wall clock only: Equal compares monotonic readings when both have one
 	q := timeout / 64
 	if q <= 1 || timeout > 100*365*24*time.Hour { // (UnixNano's range)
 		return d
