@@ -131,6 +131,30 @@ func FuzzLinesMatchSlog(f *testing.F) {
 	})
 }
 
+// FuzzLinesTime writes two lines through one Lines, at two times in two
+// zones: each must be slog's bytes, whatever second the cache holds.
+func FuzzLinesTime(f *testing.F) {
+	f.Add(int64(1796169599), int64(999_000_000), int64(0), int64(1796169600), int64(5_000_000), int64(0))
+	f.Add(int64(1796169599), int64(1), int64(20700), int64(1796169599), int64(2), int64(0))
+	f.Add(int64(-62167219200), int64(0), int64(-3600), int64(253402300800), int64(0), int64(60))
+	f.Fuzz(func(t *testing.T, s1, ns1, off1, s2, ns2, off2 int64) {
+		zone := func(off int64) *time.Location { return time.FixedZone("z", int(off%(18*3600))) }
+		t1 := time.Unix(s1%(1<<40), ns1%1e9).In(zone(off1))
+		t2 := time.Unix(s2%(1<<40), ns2%1e9).In(zone(off2))
+		var out bytes.Buffer
+		w := NewWriter(&out)
+		ls := &Lines{w: w, level: slog.LevelInfo}
+		for _, at := range []time.Time{t1, t2, t1} {
+			out.Reset()
+			ls.BeginAt(at, slog.LevelInfo, "m").End()
+			_ = w.Flush()
+			if got, want := out.String(), slogLine(t, false, at, slog.LevelInfo, "m"); got != want {
+				t.Fatalf("%v:\n got %q\nwant %q", at, got, want)
+			}
+		}
+	})
+}
+
 func TestLinesFor(t *testing.T) {
 	var out lockedBuffer
 	log, w := New(&out, false, false)
