@@ -138,7 +138,14 @@ func FuzzLinesTime(f *testing.F) {
 	f.Add(int64(1796169599), int64(1), int64(20700), int64(1796169599), int64(2), int64(0))
 	f.Add(int64(-62167219200), int64(0), int64(-3600), int64(253402300800), int64(0), int64(60))
 	f.Fuzz(func(t *testing.T, s1, ns1, off1, s2, ns2, off2 int64) {
-		zone := func(off int64) *time.Location { return time.FixedZone("z", int(off%(18*3600))) }
+		zones := map[int]*time.Location{} // one Location per offset, as a process has
+		zone := func(off int64) *time.Location {
+			o := int(off % (18 * 3600))
+			if zones[o] == nil {
+				zones[o] = time.FixedZone("z", o)
+			}
+			return zones[o]
+		}
 		t1 := time.Unix(s1%(1<<40), ns1%1e9).In(zone(off1))
 		t2 := time.Unix(s2%(1<<40), ns2%1e9).In(zone(off2))
 		var out bytes.Buffer
