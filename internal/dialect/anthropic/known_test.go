@@ -2,9 +2,7 @@ package anthropic
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -12,13 +10,14 @@ import (
 	"github.com/tidwall/sjson"
 
 	"github.com/switchyard/switchyard/internal/llm"
+	"github.com/switchyard/switchyard/internal/testutil/benchdata"
 )
 
 // TestDecodeRequestKnownTools: Claude Code's tools list, sent again and
 // again, decodes to the same tools when it is looked up by its kept copy
 // (from the third request on), and a changed list decodes afresh.
 func TestDecodeRequestKnownTools(t *testing.T) {
-	raw := compactFixture(t, "02_tool_result_followup.request.json")
+	raw := benchdata.ClaudeCodeFixture(t, "02_tool_result_followup.request.json")
 	names := func(req *llm.Request) []string {
 		var out []string
 		for _, tl := range req.Tools {
@@ -106,7 +105,7 @@ func TestDecodeScanned(t *testing.T) {
 		}
 	}
 
-	fixture := compactFixture(t, "01_plain_prompt_default_model.request.json")
+	fixture := benchdata.ClaudeCodeFixture(t, "01_plain_prompt_default_model.request.json")
 	want, err := Codec{}.DecodeRequest(fixture)
 	if err != nil {
 		t.Fatal(err)
@@ -150,19 +149,4 @@ func TestDecodeScanned(t *testing.T) {
 			t.Fatalf("changed prompt, request %d: system ends %.40q", i, got)
 		}
 	}
-}
-
-// compactFixture is a Claude Code request fixture as the CLI sends it:
-// compact JSON.
-func compactFixture(t *testing.T, name string) []byte {
-	t.Helper()
-	pretty, err := os.ReadFile(filepath.Join(fixtureDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, pretty); err != nil {
-		t.Fatal(err)
-	}
-	return compact.Bytes()
 }

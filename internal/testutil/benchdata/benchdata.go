@@ -115,9 +115,16 @@ type CountWriter struct{ N int }
 func (w *CountWriter) Write(p []byte) (int, error) { w.N += len(p); return len(p), nil }
 
 // ClaudeCodeBody is the ~76 KB Claude Code request of the fixtures,
-// compacted as Claude Code sends it. The repository root is found from the
-// working directory up to go.mod.
+// compacted as Claude Code sends it.
 func ClaudeCodeBody(tb testing.TB) []byte {
+	tb.Helper()
+	return ClaudeCodeFixture(tb, "01_plain_prompt_default_model.request.json")
+}
+
+// ClaudeCodeFixture is the Claude Code fixture name (a file of
+// testdata/claude-code), compacted as Claude Code sends it. The repository
+// root is found from the working directory up to go.mod.
+func ClaudeCodeFixture(tb testing.TB, name string) []byte {
 	tb.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -133,7 +140,7 @@ func ClaudeCodeBody(tb testing.TB) []byte {
 		}
 		dir = parent
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "testdata", "claude-code", "01_plain_prompt_default_model.request.json"))
+	raw, err := os.ReadFile(filepath.Join(dir, "testdata", "claude-code", name))
 	if err != nil {
 		tb.Fatal(err)
 	}
