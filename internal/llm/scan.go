@@ -288,3 +288,107 @@ func fingerprint(key string, raw []byte) uint64 {
 	h.Write(raw[max(0, len(raw)-knownTail):])
 	return h.Sum64()
 }
+
+// Members calls fn with each member of the JSON object at the start of b
+// (leading space allowed), in order, until fn returns false: its key,
+// unescaped, and its raw value. It reports whether b starts with an
+// object whose punctuation it could follow to the end or to where fn
+// stopped; unlike ScanObject it does not validate the values, and bytes
+// after the object are not looked at. For reading a few fields out of a
+// small object (a usage) without a parser's allocations and branches.
+func Members(b []byte, fn func(key string, val []byte) bool) bool {
+	i := skipSpace(b, 0)
+	if i == len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return true
+	}
+	for {
+		if i == len(b) || b[i] != '"' {
+			return false
+		}
+		ke := stringEnd(b, i)
+		if ke < 0 {
+			return false
+		}
+		key := unsafe.String(unsafe.SliceData(b[i+1:]), ke-1-(i+1))
+		if bytes.IndexByte(b[i:ke], '\\') >= 0 {
+			key = gjson.ParseBytes(b[i:ke]).Str
+		}
+		i = skipSpace(b, ke)
+		if i == len(b) || b[i] != ':' {
+			return false
+		}
+		i = skipSpace(b, i+1)
+		ve := valueEnd(b, i)
+		if ve < 0 || ve == i {
+			return false
+		}
+		if !fn(key, b[i:ve]) {
+			return true
+		}
+		i = skipSpace(b, ve)
+		if i == len(b) {
+			return false
+		}
+		switch b[i] {
+		case '}':
+			return true
+		case ',':
+			i = skipSpace(b, i+1)
+		default:
+			return false
+		}
+	}
+}
+
+// IntValue is a raw JSON value as an integer, as gjson's Result.Int reads
+// it (a number, or a string holding one, truncated toward zero; true is 1;
+// anything else 0): a plain integer of up to 15 digits directly, the rest
+// through gjson.
+func IntValue(v []byte) int64 {
+	s, neg := v, false
+	if len(s) > 0 && s[0] == '-' {
+		s, neg = s[1:], true
+	}
+	if len(s) == 0 || len(s) > 15 {
+		return gjson.ParseBytes(v).Int()
+	}
+	var n int64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return gjson.ParseBytes(v).Int()
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		return -n
+	}
+	return n
+}
+
+// LastKeyValue is the offset of the value of the last member named key in
+// b, at any depth, or -1: the last `"key"` followed by optional space and
+// a colon, whose opening quote is not escaped. Inside a JSON string every
+// quote is escaped, so in valid JSON only a key matches. key must not
+// need escaping; a key written with escapes is not found.
+func LastKeyValue(b []byte, key string) int {
+	k := unsafe.Slice(unsafe.StringData(key), len(key))
+	last := -1
+	for from := 0; ; {
+		p := bytes.Index(b[from:], k) // on key's first byte: rarer than a quote
+		if p < 0 {
+			return last
+		}
+		p += from
+		from = p + len(key)
+		if p < 1 || b[p-1] != '"' || from == len(b) || b[from] != '"' || (p > 1 && b[p-2] == '\\') {
+			continue
+		}
+		if c := skipSpace(b, from+1); c < len(b) && b[c] == ':' {
+			last = skipSpace(b, c+1)
+		}
+	}
+}

@@ -225,6 +225,11 @@ func TestUsageTracker(t *testing.T) {
 			llm.Usage{InputTokens: 9, OutputTokens: 2}},
 		{"spaces after the colon", `{"usage": {"prompt_tokens": 4, "prompt_tokens_details": {"cached_tokens": 3, "cache_write_tokens": 1}}}`,
 			llm.Usage{InputTokens: 0, CacheReadTokens: 3, CacheWriteTokens: 1}},
+		{"pretty-printed", "{\n  \"usage\" :\n  {\n    \"prompt_tokens\" : 12,\n    \"completion_tokens\" : 5,\n" +
+			"    \"completion_tokens_details\" : { \"reasoning_tokens\" : 2 }\n  }\n}\n",
+			llm.Usage{InputTokens: 12, OutputTokens: 5, ReasoningTokens: 2}},
+		{"cache hits as DeepSeek counts them, numbers as floats", `{"usage":{"prompt_tokens":10.0,"completion_tokens":"4","prompt_cache_hit_tokens":6}}`,
+			llm.Usage{InputTokens: 4, CacheReadTokens: 6, OutputTokens: 4}},
 	} {
 		tb := Codec{}.NewUsageTracker()
 		tb.ObserveBody([]byte(tc.body))

@@ -69,8 +69,8 @@ func BenchmarkEncodeRequest(b *testing.B) {
 	})
 }
 
-// BenchmarkUsageTracker is the pass-through's usage read of each relayed
-// event of a 10-event stream.
+// BenchmarkUsageTracker is the pass-through's usage read: of each relayed
+// event of a 10-event stream, and of a whole reply.
 func BenchmarkUsageTracker(b *testing.B) {
 	var events [][]byte
 	for _, l := range bytes.Split(openAIStreamForUsage(), []byte("\n\n")) {
@@ -78,16 +78,28 @@ func BenchmarkUsageTracker(b *testing.B) {
 			events = append(events, d)
 		}
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		t := openai.Codec{}.NewUsageTracker()
-		for _, e := range events {
-			t.ObserveEvent(e)
+	b.Run("stream", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			t := openai.Codec{}.NewUsageTracker()
+			for _, e := range events {
+				t.ObserveEvent(e)
+			}
+			if _, ok := t.Usage(); !ok {
+				b.Fatal("no usage")
+			}
 		}
-		if _, ok := t.Usage(); !ok {
-			b.Fatal("no usage")
+	})
+	b.Run("body", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			t := openai.Codec{}.NewUsageTracker()
+			t.ObserveBody(benchdata.JSONReply)
+			if _, ok := t.Usage(); !ok {
+				b.Fatal("no usage")
+			}
 		}
-	}
+	})
 }
 
 func openAIStreamForUsage() []byte {

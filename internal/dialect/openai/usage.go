@@ -1,11 +1,7 @@
 package openai
 
 import (
-	"bytes"
-	"unsafe"
-
 	"github.com/switchyard/switchyard/internal/llm"
-	"github.com/tidwall/gjson"
 )
 
 // hubUsage converts OpenAI usage to hub usage: prompt_tokens includes cached
@@ -48,60 +44,51 @@ type usageTracker struct {
 	ok bool
 }
 
-var (
-	usageKey      = []byte(`"usage"`)
-	usageKeyColon = []byte(`"usage":`)
-)
-
 func (t *usageTracker) ObserveEvent(data []byte) {
-	// The value after the last "usage": key (replies and chunks carry it
-	// last, and inside a JSON string every quote is escaped, so these bytes
-	// only match a key); a spaced "usage" : falls back to a path lookup.
-	i := bytes.Index(data, usageKeyColon) // most chunks have none: the quick test first
-	if i >= 0 {
-		i += bytes.LastIndex(data[i+1:], usageKeyColon) + 1
-	}
-	var v gjson.Result
-	if i >= 0 {
-		// Parsed in place: only numbers are read from it.
-		rest := data[i+len(usageKeyColon):]
-		v = gjson.Parse(unsafe.String(unsafe.SliceData(rest), len(rest)))
-	} else if bytes.Contains(data, usageKey) {
-		v = gjson.GetBytes(data, "usage")
-	}
-	if !v.IsObject() {
+	// The value of the last "usage" key (replies and chunks carry it last;
+	// most chunks have none, which costs one backward pass over their
+	// colons). Only its numbers are read, in place.
+	i := llm.LastKeyValue(data, "usage")
+	if i < 0 || data[i] != '{' {
 		return // absent, or "usage":null on the chunks before the last
 	}
-	t.observe(v)
+	t.observe(data[i:])
 }
 
 func (t *usageTracker) ObserveBody(body []byte) { t.ObserveEvent(body) }
 
-// observe reads a usage object in one pass over its keys (details too).
-func (t *usageTracker) observe(v gjson.Result) {
+// observe reads the usage object at the start of v in one pass over its
+// keys (details too).
+func (t *usageTracker) observe(v []byte) {
 	var w CompletionUsage
 	var pd PromptDetails
 	var cd CompletionDetails
-	v.ForEach(func(k, x gjson.Result) bool {
-		switch k.Str {
+	llm.Members(v, func(k string, x []byte) bool {
+		switch k {
 		case "prompt_tokens":
-			w.PromptTokens = int(x.Int())
+			w.PromptTokens = int(llm.IntValue(x))
 		case "completion_tokens":
-			w.CompletionTokens = int(x.Int())
+			w.CompletionTokens = int(llm.IntValue(x))
 		case "prompt_cache_hit_tokens":
-			w.PromptCacheHitTokens = int(x.Int())
+			w.PromptCacheHitTokens = int(llm.IntValue(x))
 		case "prompt_tokens_details":
-			x.ForEach(func(k, x gjson.Result) bool {
-				switch k.Str {
+			llm.Members(x, func(k string, x []byte) bool {
+				switch k {
 				case "cached_tokens":
-					pd.CachedTokens = int(x.Int())
+					pd.CachedTokens = int(llm.IntValue(x))
 				case "cache_write_tokens":
-					pd.CacheWriteTokens = int(x.Int())
+					pd.CacheWriteTokens = int(llm.IntValue(x))
 				}
 				return true
 			})
 		case "completion_tokens_details":
-			cd.ReasoningTokens = int(x.Get("reasoning_tokens").Int())
+			llm.Members(x, func(k string, x []byte) bool {
+				if k == "reasoning_tokens" {
+					cd.ReasoningTokens = int(llm.IntValue(x))
+					return false // the first, as a path lookup reads it
+				}
+				return true
+			})
 		}
 		return true
 	})
