@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // memConn is a connection whose client sent in and then closed its side.
@@ -64,4 +66,51 @@ func FuzzServeConn(f *testing.F) {
 			resp.Body.Close()
 		}
 	})
+}
+
+// FuzzPlainTarget: a target plainTarget takes has the path and query
+// fasthttp's parser gives it, with a Host header and without.
+func FuzzPlainTarget(f *testing.F) {
+	for _, s := range []string{"/v1/chat/completions", "/v1/models?limit=2&x=%20", "/", "/?", "//x", "/a/../b", "/a/./b",
+		"/%41", "/a?b#c", "/a#b", "http://h/p", "/a\x01", "/a?\x7f", "/A-Z_0~9/", "*", ""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, target []byte) {
+		path, query, ok := plainTarget(target)
+		if !ok {
+			return
+		}
+		for _, host := range []string{"gateway.local", ""} {
+			var req fasthttp.Request
+			req.Header.SetRequestURIBytes(target)
+			req.Header.SetHost(host)
+			uri := req.URI()
+			if !bytes.Equal(path, uri.Path()) || !bytes.Equal(query, uri.QueryString()) {
+				t.Fatalf("plainTarget(%q) = %q, %q; fasthttp (host %q): %q, %q", target, path, query, host, uri.Path(), uri.QueryString())
+			}
+		}
+	})
+}
+
+// TestPlainTarget: the targets every route uses take the quick path; any
+// that needs decoding or normalizing goes to the parser.
+func TestPlainTarget(t *testing.T) {
+	for _, tc := range []struct {
+		in, path, query string
+		ok              bool
+	}{
+		{"/v1/chat/completions", "/v1/chat/completions", "", true},
+		{"/v1/models?limit=2&q=a%20b", "/v1/models", "limit=2&q=a%20b", true},
+		{"/", "/", "", true},
+		{"/x?", "/x", "", true},
+		{"/a/../b", "", "", false}, {"/a/./b", "", "", false}, {"//x", "", "", false}, {"/a//b", "", "", false},
+		{"/%41", "", "", false}, {"/a#f", "", "", false}, {"/a?b#f", "", "", false}, {"/a?b\x00", "", "", false},
+		{"/a\tb", "", "", false}, {"/a b", "", "", false}, {"/é", "", "", false}, {`/a\b`, "", "", false},
+		{"http://h/p", "", "", false}, {"*", "", "", false}, {"", "", "", false},
+	} {
+		path, query, ok := plainTarget([]byte(tc.in))
+		if string(path) != tc.path || string(query) != tc.query || ok != tc.ok {
+			t.Errorf("plainTarget(%q) = %q, %q, %v; want %q, %q, %v", tc.in, path, query, ok, tc.path, tc.query, tc.ok)
+		}
+	}
 }

@@ -29,7 +29,6 @@ type Request struct {
 	RemoteAddr netip.AddrPort
 
 	hdr *fasthttp.RequestHeader
-	uri *fasthttp.URI
 	ctx context.Context
 }
 
@@ -79,18 +78,57 @@ func (r *Request) ContentLength() int { return r.hdr.ContentLength() }
 
 // set points r at req.
 func (r *Request) set(req *fasthttp.Request, remote netip.AddrPort, ctx context.Context) {
-	uri := req.URI()
+	path, query, ok := plainTarget(req.Header.RequestURI())
+	if !ok {
+		uri := req.URI()
+		path, query = uri.Path(), uri.QueryString()
+	}
 	*r = Request{
 		Method:     method(req.Header.Method()),
-		Path:       internPath(uri.Path()),
-		RawQuery:   string(uri.QueryString()),
+		Path:       internPath(path),
+		RawQuery:   string(query),
 		Body:       req.Body(),
 		RemoteAddr: remote,
 		hdr:        &req.Header,
-		uri:        uri,
 		ctx:        ctx,
 	}
 }
+
+// plainTarget splits a request target that needs no decoding or
+// normalizing into its path and query, as fasthttp's URI parser would: an
+// origin-form path of letters, digits, '-', '_', '~' and single slashes,
+// then an optional query, with no fragment and no control byte anywhere.
+// ok is false for any other target; the caller hands those to the parser.
+// Every API route is such a path, and the parser costs ~0.3 µs.
+func plainTarget(t []byte) (path, query []byte, ok bool) {
+	if len(t) == 0 || t[0] != '/' {
+		return nil, nil, false
+	}
+	i := 1
+	for ; i < len(t) && t[i] != '?'; i++ {
+		if !pathByte[t[i]] || t[i] == '/' && t[i-1] == '/' {
+			return nil, nil, false
+		}
+	}
+	if i == len(t) {
+		return t, nil, true
+	}
+	query = t[i+1:]
+	for _, c := range query {
+		if c < ' ' || c == 0x7f || c == '#' {
+			return nil, nil, false
+		}
+	}
+	return t[:i], query, true
+}
+
+// pathByte marks the bytes plainTarget takes in a path.
+var pathByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '~' || c == '/'
+	}
+	return t
+}()
 
 // method interns the common methods: no allocation for them.
 func method(b []byte) string {

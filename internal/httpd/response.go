@@ -4,9 +4,10 @@ import (
 	"bufio"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/switchyard/switchyard/internal/word"
 )
 
 // Header is a response header (fasthttp's: Set, Add, Del, Peek,
@@ -86,7 +87,7 @@ func (w *Response) AddLine(key, value string) {
 	w.lines = append(w.lines, ": "...)
 	n := len(w.lines)
 	w.lines = append(w.lines, value...)
-	if strings.ContainsAny(value, "\r\n") {
+	if hasLineBreak(value) {
 		for i := n; i < len(w.lines); i++ {
 			if c := w.lines[i]; c == '\r' || c == '\n' {
 				w.lines[i] = ' '
@@ -305,4 +306,22 @@ func (w *Response) reset(bw *bufio.Writer, isHEAD, http10 bool) {
 
 func bodyAllowed(status int) bool {
 	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// hasLineBreak reports whether s holds a CR or an LF, a word at a time:
+// header values are short and never hold one.
+func hasLineBreak(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := word.Load(s[i : i+8])
+		if (word.Eq(w, '\r')|word.Eq(w, '\n'))&word.High != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] == '\r' || s[i] == '\n' {
+			return true
+		}
+	}
+	return false
 }

@@ -596,6 +596,26 @@ func TestAddLine(t *testing.T) {
 	}
 }
 
+// TestHasLineBreak puts a CR, an LF or another control byte at every
+// offset of values from 0 to 20 bytes long (the word loop and the tail).
+func TestHasLineBreak(t *testing.T) {
+	for n := 0; n <= 20; n++ {
+		plain := strings.Repeat("a", n)
+		if hasLineBreak(plain) {
+			t.Errorf("%q: a line break found", plain)
+		}
+		for i := range n {
+			for _, c := range []byte{'\r', '\n', '\t', 0x0b, 0x8d, 0x8a} {
+				b := []byte(plain)
+				b[i] = c
+				if got, want := hasLineBreak(string(b)), c == '\r' || c == '\n'; got != want {
+					t.Errorf("%q: hasLineBreak = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
+
 func TestOnCancel(t *testing.T) {
 	type hook interface {
 		OnCancel(f func()) (uint64, bool)
