@@ -90,6 +90,9 @@ type batchEncoder struct {
 	maxSt int64
 	data  []byte
 	keys  map[[2]uint32]struct{} // (kind, dict index) of non-empty names
+	// lastKey are the dict indexes put in keys for the previous record,
+	// per kind: most records repeat them, and need no map insert.
+	lastKey [4]uint32
 }
 
 func (e *batchEncoder) reset() {
@@ -99,6 +102,7 @@ func (e *batchEncoder) reset() {
 	}
 	clear(e.index)
 	clear(e.keys)
+	e.lastKey = [4]uint32{}
 	e.strs = append(e.strs[:0], "")
 	e.index[""] = 0
 	e.last, e.lastI = [nameFields]string{}, [nameFields]uint32{}
@@ -214,8 +218,9 @@ func (e *batchEncoder) putCol(start int64, names [5]uint32, flags byte, latency 
 	b := binary.AppendVarint(e.recs, start-e.prev)
 	e.prev = start
 	for slot, i := range names {
-		if slot < 4 && i != 0 {
+		if slot < 4 && i != 0 && i != e.lastKey[slot] {
 			e.keys[[2]uint32{uint32(slot + kindKey), i}] = struct{}{}
+			e.lastKey[slot] = i
 		}
 		b = binary.AppendUvarint(b, uint64(i))
 	}

@@ -104,6 +104,33 @@ func TestBatchRoundTrip(t *testing.T) {
 	}
 }
 
+// TestBatchKeys: the (kind, name) pairs a batch row is indexed by are
+// every non-empty key, user, team and model group of its records, however
+// they repeat and alternate (the encoder skips the pairs of the record
+// before).
+func TestBatchKeys(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, uint64(time.Now().UnixNano())))
+	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
+	var e batchEncoder // one for every batch, as the store keeps it
+	for round := range 200 {
+		e.reset()
+		want := map[[2]uint32]struct{}{}
+		for range 1 + rng.IntN(12) {
+			r := &record.Record{KeyHash: pick("k1", "k2", ""), User: pick("u1", "u2", "u1", ""), Team: pick("t1", ""),
+				ModelGroup: pick("g1", "g2", "g3")}
+			e.add(r)
+			for kind, name := range []string{r.KeyHash, r.User, r.Team, r.ModelGroup} {
+				if name != "" {
+					want[[2]uint32{uint32(kind + kindKey), e.index[name]}] = struct{}{}
+				}
+			}
+		}
+		if !reflect.DeepEqual(e.keys, want) {
+			t.Fatalf("round %d: keys %v, want %v", round, e.keys, want)
+		}
+	}
+}
+
 // FuzzBatchDecode: the decoders of a stored batch never panic on any
 // bytes (a damaged database), and accept what the encoder writes.
 func FuzzBatchDecode(f *testing.F) {
