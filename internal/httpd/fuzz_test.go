@@ -114,3 +114,25 @@ func TestPlainTarget(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRequestTarget is the path and query of a chat request's target:
+// plainTarget, and fasthttp's parser, which it spares.
+func BenchmarkRequestTarget(b *testing.B) {
+	target := []byte("/v1/chat/completions")
+	b.Run("plain", func(b *testing.B) {
+		for b.Loop() {
+			if p, _, ok := plainTarget(target); !ok || len(p) != len(target) {
+				b.Fatal("not plain")
+			}
+		}
+	})
+	b.Run("fasthttp", func(b *testing.B) {
+		var uri fasthttp.URI
+		host := []byte("gateway.local")
+		for b.Loop() {
+			if err := uri.Parse(host, target); err != nil || len(uri.Path()) != len(target) {
+				b.Fatal("path")
+			}
+		}
+	})
+}
