@@ -367,7 +367,7 @@ func (r *Router) candidates(ctx context.Context, g *Group, req Request, sc *Scra
 	}
 	nextMinute := time.Unix((minute+1)*60, 0).Sub(now)
 	for i, d := range g.Deployments {
-		s, c := snaps[i], d.Cfg
+		s, c := &snaps[i], &d.Cfg // not copies: a deployment's config is large
 		switch {
 		case req.InputTokens > 0 && c.Info.MaxInputTokens > 0 && req.InputTokens > c.Info.MaxInputTokens:
 			small++
@@ -387,9 +387,9 @@ func (r *Router) candidates(ctx context.Context, g *Group, req Request, sc *Scra
 			soon(time.Second)
 			continue
 		}
-		avail = append(avail, cand{d: d, snap: s})
+		avail = append(avail, cand{d: d, snap: *s})
 		if !slices.Contains(sc.tried, d) {
-			fresh = append(fresh, cand{d: d, snap: s})
+			fresh = append(fresh, cand{d: d, snap: *s})
 		}
 	}
 	if len(avail) == 0 {

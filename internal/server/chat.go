@@ -147,9 +147,12 @@ func (s *Server) serveChat(w *httpd.Response, r *httpd.Request, info *reqInfo, c
 	if client == llm.DialectAnthropic {
 		name = anthropic.NormalizeModel(name)
 	}
+	// Field by field: a composite literal stored through c would be built
+	// in a temporary on the stack first (a call is ~500 bytes), then copied.
 	c := &info.chat
-	*c = call{s: s, w: w, r: r, client: client, body: body, bi: bi, model: name, info: info, start: info.start,
-		stream: bi.stream}
+	*c = call{}
+	c.s, c.w, c.r, c.client, c.body, c.bi = s, w, r, client, body, bi
+	c.model, c.info, c.start, c.stream = name, info, info.start, bi.stream
 	info.model, info.stream = name, c.stream
 	info.body, info.client = body, client
 	info.user, info.tags = bi.user, bi.tags
