@@ -137,6 +137,17 @@ func (d *sqliteDB) query(ctx context.Context, q string, args []any, each func(sc
 	return sqliteConn{c: d.db}.query(ctx, q, args, each)
 }
 
+// readTx runs fn in a read-only transaction: every query in fn sees the
+// same snapshot of the database, whatever commits meanwhile.
+func (d *sqliteDB) readTx(ctx context.Context, fn func(conn) error) error {
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // a deferred BEGIN: no write lock
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(sqliteConn{c: tx})
+}
+
 func (d *sqliteDB) tx(ctx context.Context, fn func(conn) error) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -161,10 +161,10 @@ func batchWhere(w *where, start, end time.Time) {
 
 // eachBatch calls fn with the dict and summaries of every batch selected
 // by w, newest (by its latest record) first; fn returns false to stop.
-func (s *sqliteStore) eachBatch(ctx context.Context, w *where, fn func(id, maxStart int64, dict []string, recs []colRec) (bool, error)) error {
+func (s *sqliteStore) eachBatch(ctx context.Context, c conn, w *where, fn func(id, maxStart int64, dict []string, recs []colRec) (bool, error)) error {
 	q := "SELECT id, max_start, dict, cols FROM spend_batches" + w.String() + " ORDER BY max_start DESC, id DESC"
 	stop := errStop
-	err := s.d.query(ctx, q, w.args, func(scan func(...any) error) error {
+	err := c.query(ctx, q, w.args, func(scan func(...any) error) error {
 		var id, maxStart int64
 		var dictB, cols []byte
 		if err := scan(&id, &maxStart, &dictB, &cols); err != nil {
@@ -242,61 +242,73 @@ func (s *sqliteStore) Query(ctx context.Context, f Filter) ([]*record.Record, st
 		}
 		return cmp.Compare(b.id, a.id)
 	}
-	err := s.eachBatch(ctx, &w, func(id, maxStart int64, dict []string, recs []colRec) (bool, error) {
-		if len(hits) >= want && maxStart < hits[want-1].start {
-			return false, nil
-		}
-		var want4 [4]uint32
-		for k, fl := range filters {
-			if fl.v == "" {
-				continue
-			}
-			j := slices.Index(dict, fl.v)
-			if j < 0 {
-				return true, nil // an index entry of records since deleted
-			}
-			want4[k] = uint32(j)
-		}
-		for i := range recs {
-			r := &recs[i]
-			if r.start < lo || r.start >= hi {
-				continue
-			}
-			if (filters[0].v != "" && r.key != want4[0]) || (filters[1].v != "" && r.user != want4[1]) ||
-				(filters[2].v != "" && r.team != want4[2]) || (filters[3].v != "" && r.model != want4[3]) {
-				continue
-			}
-			rid := id*maxBatchRows + int64(i)
-			if r.start > curStart || (r.start == curStart && rid >= curID) {
-				continue
-			}
-			hits = append(hits, hit{start: r.start, id: rid, batch: id, i: i})
-		}
-		if len(hits) >= want {
-			slices.SortFunc(hits, less)
-			hits = hits[:want]
-		}
-		return true, nil
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("query spend logs: %w", err)
-	}
-	slices.SortFunc(hits, less)
+	// One snapshot for both reads: retention deleting or trimming a batch
+	// between them would leave hits without their records.
+	var out []*record.Record
 	next := ""
-	if len(hits) > limit {
-		hits = hits[:limit]
-		last := hits[limit-1]
-		next = encodeCursor(last.start, last.id)
-	}
-	out, err := s.records(ctx, hits)
+	err := s.d.readTx(ctx, func(c conn) error {
+		if err := s.eachBatch(ctx, c, &w, func(id, maxStart int64, dict []string, recs []colRec) (bool, error) {
+			if len(hits) >= want && maxStart < hits[want-1].start {
+				return false, nil
+			}
+			var want4 [4]uint32
+			for k, fl := range filters {
+				if fl.v == "" {
+					continue
+				}
+				j := slices.Index(dict, fl.v)
+				if j < 0 {
+					return true, nil // an index entry of records since deleted
+				}
+				want4[k] = uint32(j)
+			}
+			for i := range recs {
+				r := &recs[i]
+				if r.start < lo || r.start >= hi {
+					continue
+				}
+				if (filters[0].v != "" && r.key != want4[0]) || (filters[1].v != "" && r.user != want4[1]) ||
+					(filters[2].v != "" && r.team != want4[2]) || (filters[3].v != "" && r.model != want4[3]) {
+					continue
+				}
+				rid := id*maxBatchRows + int64(i)
+				if r.start > curStart || (r.start == curStart && rid >= curID) {
+					continue
+				}
+				hits = append(hits, hit{start: r.start, id: rid, batch: id, i: i})
+			}
+			if len(hits) >= want {
+				slices.SortFunc(hits, less)
+				hits = hits[:want]
+			}
+			return true, nil
+		}); err != nil {
+			return err
+		}
+		slices.SortFunc(hits, less)
+		if len(hits) > limit {
+			hits = hits[:limit]
+			last := hits[limit-1]
+			next = encodeCursor(last.start, last.id)
+		}
+		if betweenReads != nil {
+			betweenReads()
+		}
+		var err error
+		out, err = s.records(ctx, c, hits)
+		return err
+	})
 	if err != nil {
 		return nil, "", fmt.Errorf("query spend logs: %w", err)
 	}
 	return out, next, nil
 }
 
+// betweenReads, when set (tests), runs between Query's two reads.
+var betweenReads func()
+
 // records decodes the records of hits, in their order.
-func (s *sqliteStore) records(ctx context.Context, hits []hit) ([]*record.Record, error) {
+func (s *sqliteStore) records(ctx context.Context, c conn, hits []hit) ([]*record.Record, error) {
 	out := make([]*record.Record, len(hits))
 	byBatch := map[int64]map[int]int{} // batch → index in it → index in hits
 	var batches []int64
@@ -311,11 +323,16 @@ func (s *sqliteStore) records(ctx context.Context, hits []hit) ([]*record.Record
 	}
 	for _, id := range batches {
 		var dictB, data []byte
-		err := s.d.query(ctx, "SELECT dict, data FROM spend_batches WHERE id = ?", []any{id}, func(scan func(...any) error) error {
+		seen := false
+		err := c.query(ctx, "SELECT dict, data FROM spend_batches WHERE id = ?", []any{id}, func(scan func(...any) error) error {
+			seen = true
 			return scan(&dictB, &data)
 		})
 		if err != nil {
 			return nil, err
+		}
+		if !seen {
+			return nil, fmt.Errorf("batch %d changed during the query", id)
 		}
 		dict, err := decodeDict(dictB)
 		if err != nil {
@@ -362,7 +379,7 @@ func (s *sqliteStore) Report(ctx context.Context, q ReportQuery) ([]ReportRow, e
 	var w where
 	batchWhere(&w, q.Start, q.End)
 	groups := map[string]*ReportRow{}
-	err := s.eachBatch(ctx, &w, func(_, _ int64, dict []string, recs []colRec) (bool, error) {
+	err := s.eachBatch(ctx, s.d, &w, func(_, _ int64, dict []string, recs []colRec) (bool, error) {
 		for i := range recs {
 			r := &recs[i]
 			if r.start < lo || r.start >= hi {
@@ -474,7 +491,7 @@ func (s *sqliteStore) Stats(ctx context.Context, since, until time.Time) (*Stats
 	batchWhere(&w, since, until)
 	byModel, byDep := map[string]*statsAcc{}, map[string]*statsAcc{}
 	depModel := map[string]string{}
-	err := s.eachBatch(ctx, &w, func(_, _ int64, dict []string, recs []colRec) (bool, error) {
+	err := s.eachBatch(ctx, s.d, &w, func(_, _ int64, dict []string, recs []colRec) (bool, error) {
 		for i := range recs {
 			r := &recs[i]
 			if r.start < lo || r.start >= hi {

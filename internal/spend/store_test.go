@@ -531,3 +531,46 @@ func TestSQLitePageSize(t *testing.T) {
 		t.Errorf("existing database: journal_mode %q (%v), want wal", mode, err)
 	}
 }
+
+// TestSQLiteQueryDuringRetention: retention deleting and trimming the
+// batches a page was found in, between Query's two reads, does not fail
+// the page: both reads are one snapshot.
+func TestSQLiteQueryDuringRetention(t *testing.T) {
+	s := openTestSQLite(t)
+	ctx := context.Background()
+	recs := genRecords(50)
+	if err := s.Insert(ctx, recs[:20]); err != nil { // one batch wholly before the cut
+		t.Fatal(err)
+	}
+	if err := s.Insert(ctx, recs[20:]); err != nil { // one that straddles it
+		t.Fatal(err)
+	}
+	cut := recs[33].StartTime
+	want := expectIDs(recs, func(*record.Record) bool { return true })
+	deleted := int64(-1)
+	betweenReads = func() {
+		betweenReads = nil
+		var err error
+		if deleted, err = s.DeleteBefore(ctx, cut); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { betweenReads = nil })
+	got, _, err := s.Query(ctx, Filter{Limit: MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.ID)
+	}
+	if !slices.Equal(ids, want) {
+		t.Errorf("page %v, want the snapshot's %v", ids, want)
+	}
+	if deleted != 33 {
+		t.Errorf("retention deleted %d, want 33", deleted)
+	}
+	if left := allIDs(t, s, Filter{}); len(left) != 50-33 {
+		t.Errorf("%d left after retention, want %d", len(left), 50-33)
+	}
+}
