@@ -44,22 +44,11 @@ func ScanObject(body []byte, known *KnownValues, member func(key string, val []b
 		return skipSpace(body, i+1) == len(body)
 	}
 	for {
-		if i == len(body) || body[i] != '"' {
+		key, ke, vi, ok := memberKey(body, i)
+		if !ok || (!whole && !validString(body[i:ke])) {
 			return false
 		}
-		ke := stringEnd(body, i)
-		if ke < 0 || (!whole && !validString(body[i:ke])) {
-			return false
-		}
-		key := unsafe.String(unsafe.SliceData(body[i+1:]), ke-1-(i+1))
-		if bytes.IndexByte(body[i:ke], '\\') >= 0 {
-			key = gjson.ParseBytes(body[i:ke]).Str
-		}
-		i = skipSpace(body, ke)
-		if i == len(body) || body[i] != ':' {
-			return false
-		}
-		i = skipSpace(body, i+1)
+		i = vi
 		var val []byte // a known value is passed as its kept copy (see Holds)
 		if !whole {
 			val = known.match(key, body, i)
@@ -73,19 +62,52 @@ func ScanObject(body []byte, known *KnownValues, member func(key string, val []b
 			known.offer(key, val)
 		}
 		member(key, val, i)
-		i = skipSpace(body, ve)
-		if i == len(body) {
-			return false
+		next, more, ok := afterMember(body, ve)
+		if !ok || !more {
+			return ok && skipSpace(body, next) == len(body)
 		}
-		switch body[i] {
-		case '}':
-			return skipSpace(body, i+1) == len(body)
-		case ',':
-			i = skipSpace(body, i+1)
-		default:
-			return false
-		}
+		i = next
 	}
+}
+
+// memberKey reads the key of the object member whose opening quote is at
+// b[i], and the colon after it: the key, unescaped; the offset after its
+// closing quote (ke); and where the value starts (vi, space skipped). ok
+// is false when b holds no key and colon there.
+func memberKey(b []byte, i int) (key string, ke, vi int, ok bool) {
+	if i == len(b) || b[i] != '"' {
+		return "", 0, 0, false
+	}
+	if ke = stringEnd(b, i); ke < 0 {
+		return "", 0, 0, false
+	}
+	key = unsafe.String(unsafe.SliceData(b[i+1:]), ke-1-(i+1))
+	if bytes.IndexByte(b[i:ke], '\\') >= 0 {
+		key = gjson.ParseBytes(b[i:ke]).Str
+	}
+	vi = skipSpace(b, ke)
+	if vi == len(b) || b[vi] != ':' {
+		return "", 0, 0, false
+	}
+	return key, ke, skipSpace(b, vi+1), true
+}
+
+// afterMember reads what follows an object member's value, which ends at
+// b[i]: a comma (more is true; next is the next member's start) or the
+// object's closing brace (next is just after it). ok is false for
+// anything else.
+func afterMember(b []byte, i int) (next int, more, ok bool) {
+	i = skipSpace(b, i)
+	if i == len(b) {
+		return i, false, false
+	}
+	switch b[i] {
+	case '}':
+		return i + 1, false, true
+	case ',':
+		return skipSpace(b, i+1), true, true
+	}
+	return i, false, false
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
@@ -306,41 +328,22 @@ func Members(b []byte, fn func(key string, val []byte) bool) bool {
 		return true
 	}
 	for {
-		if i == len(b) || b[i] != '"' {
+		key, _, vi, ok := memberKey(b, i)
+		if !ok {
 			return false
 		}
-		ke := stringEnd(b, i)
-		if ke < 0 {
+		ve := valueEnd(b, vi)
+		if ve < 0 || ve == vi {
 			return false
 		}
-		key := unsafe.String(unsafe.SliceData(b[i+1:]), ke-1-(i+1))
-		if bytes.IndexByte(b[i:ke], '\\') >= 0 {
-			key = gjson.ParseBytes(b[i:ke]).Str
-		}
-		i = skipSpace(b, ke)
-		if i == len(b) || b[i] != ':' {
-			return false
-		}
-		i = skipSpace(b, i+1)
-		ve := valueEnd(b, i)
-		if ve < 0 || ve == i {
-			return false
-		}
-		if !fn(key, b[i:ve]) {
+		if !fn(key, b[vi:ve]) {
 			return true
 		}
-		i = skipSpace(b, ve)
-		if i == len(b) {
-			return false
+		next, more, ok := afterMember(b, ve)
+		if !ok || !more {
+			return ok
 		}
-		switch b[i] {
-		case '}':
-			return true
-		case ',':
-			i = skipSpace(b, i+1)
-		default:
-			return false
-		}
+		i = next
 	}
 }
 
