@@ -140,16 +140,17 @@ func (d *sqliteDB) query(ctx context.Context, q string, args []any, each func(sc
 // readTx runs fn in a read-only transaction: every query in fn sees the
 // same snapshot of the database, whatever commits meanwhile.
 func (d *sqliteDB) readTx(ctx context.Context, fn func(conn) error) error {
-	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // a deferred BEGIN: no write lock
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	return fn(sqliteConn{c: tx})
+	return d.runTx(ctx, &sql.TxOptions{ReadOnly: true}, fn) // a deferred BEGIN: no write lock
 }
 
 func (d *sqliteDB) tx(ctx context.Context, fn func(conn) error) error {
-	tx, err := d.db.BeginTx(ctx, nil)
+	return d.runTx(ctx, nil, fn)
+}
+
+// runTx runs fn in a transaction begun with opts, committed when fn
+// succeeds.
+func (d *sqliteDB) runTx(ctx context.Context, opts *sql.TxOptions, fn func(conn) error) error {
+	tx, err := d.db.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}

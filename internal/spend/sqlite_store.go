@@ -242,47 +242,48 @@ func (s *sqliteStore) Query(ctx context.Context, f Filter) ([]*record.Record, st
 		}
 		return cmp.Compare(b.id, a.id)
 	}
+	collect := func(id, maxStart int64, dict []string, recs []colRec) (bool, error) {
+		if len(hits) >= want && maxStart < hits[want-1].start {
+			return false, nil
+		}
+		var want4 [4]uint32
+		for k, fl := range filters {
+			if fl.v == "" {
+				continue
+			}
+			j := slices.Index(dict, fl.v)
+			if j < 0 {
+				return true, nil // an index entry of records since deleted
+			}
+			want4[k] = uint32(j)
+		}
+		for i := range recs {
+			r := &recs[i]
+			if r.start < lo || r.start >= hi {
+				continue
+			}
+			if (filters[0].v != "" && r.key != want4[0]) || (filters[1].v != "" && r.user != want4[1]) ||
+				(filters[2].v != "" && r.team != want4[2]) || (filters[3].v != "" && r.model != want4[3]) {
+				continue
+			}
+			rid := id*maxBatchRows + int64(i)
+			if r.start > curStart || (r.start == curStart && rid >= curID) {
+				continue
+			}
+			hits = append(hits, hit{start: r.start, id: rid, batch: id, i: i})
+		}
+		if len(hits) >= want {
+			slices.SortFunc(hits, less)
+			hits = hits[:want]
+		}
+		return true, nil
+	}
 	// One snapshot for both reads: retention deleting or trimming a batch
 	// between them would leave hits without their records.
 	var out []*record.Record
 	next := ""
 	err := s.d.readTx(ctx, func(c conn) error {
-		if err := s.eachBatch(ctx, c, &w, func(id, maxStart int64, dict []string, recs []colRec) (bool, error) {
-			if len(hits) >= want && maxStart < hits[want-1].start {
-				return false, nil
-			}
-			var want4 [4]uint32
-			for k, fl := range filters {
-				if fl.v == "" {
-					continue
-				}
-				j := slices.Index(dict, fl.v)
-				if j < 0 {
-					return true, nil // an index entry of records since deleted
-				}
-				want4[k] = uint32(j)
-			}
-			for i := range recs {
-				r := &recs[i]
-				if r.start < lo || r.start >= hi {
-					continue
-				}
-				if (filters[0].v != "" && r.key != want4[0]) || (filters[1].v != "" && r.user != want4[1]) ||
-					(filters[2].v != "" && r.team != want4[2]) || (filters[3].v != "" && r.model != want4[3]) {
-					continue
-				}
-				rid := id*maxBatchRows + int64(i)
-				if r.start > curStart || (r.start == curStart && rid >= curID) {
-					continue
-				}
-				hits = append(hits, hit{start: r.start, id: rid, batch: id, i: i})
-			}
-			if len(hits) >= want {
-				slices.SortFunc(hits, less)
-				hits = hits[:want]
-			}
-			return true, nil
-		}); err != nil {
+		if err := s.eachBatch(ctx, c, &w, collect); err != nil {
 			return err
 		}
 		slices.SortFunc(hits, less)
