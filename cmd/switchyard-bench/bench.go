@@ -43,11 +43,14 @@ type scenario struct {
 
 // sample is one measurement of one target.
 type sample struct {
-	Round     int     `json:"round"`
-	Requests  int     `json:"requests"`
-	Errors    int     `json:"errors"`
-	Error     string  `json:"first_error,omitempty"`
-	Seconds   float64 `json:"seconds"`
+	Round    int     `json:"round"`
+	Requests int     `json:"requests"`
+	Errors   int     `json:"errors"`
+	Error    string  `json:"first_error,omitempty"`
+	Seconds  float64 `json:"seconds"`
+	// Slices: the turns the load took on this target (-slice), 0 when
+	// it ran in one piece.
+	Slices    int     `json:"slices,omitempty"`
 	RPS       float64 `json:"rps"`
 	P50us     float64 `json:"p50_us"`
 	P99us     float64 `json:"p99_us"`
@@ -341,11 +344,25 @@ func (e *env) round(r int, scens []*scenario, get func(sc, tg, mode string) *cel
 			modes = []string{modeStreams}
 		}
 		for _, mode := range modes {
-			for _, t := range rotate(s.Targets, r-1) {
-				smp, conns, rate, err := e.measure(s, t, mode)
-				if err != nil {
-					return fmt.Errorf("%s/%s/%s: %w", s.Name, t, mode, err)
+			tgs := rotate(s.Targets, r-1)
+			var smps []sample
+			conns, rate := 0, 0
+			if e.inTurns(mode) {
+				var err error
+				if smps, conns, err = e.measureTurns(s, tgs, mode); err != nil {
+					return fmt.Errorf("%s/%s: %w", s.Name, mode, err)
 				}
+			} else {
+				for _, t := range tgs {
+					smp, c, rt, err := e.measure(s, t, mode)
+					if err != nil {
+						return fmt.Errorf("%s/%s/%s: %w", s.Name, t, mode, err)
+					}
+					smps, conns, rate = append(smps, smp), c, rt
+				}
+			}
+			for i, t := range tgs {
+				smp := smps[i]
 				smp.Round = r
 				c := get(s.Name, t, mode)
 				c.Conns, c.Rate = conns, rate
@@ -616,12 +633,9 @@ func (e *env) target(s *scenario, t string) load.Target {
 // peak RSS around it.
 func (e *env) measure(s *scenario, t, mode string) (sample, int, int, error) {
 	o := e.o
-	p := e.procs[t]
-	if p == nil || p.exited() {
-		return sample{}, 0, 0, fmt.Errorf("target %s is not running", t)
-	}
-	if p.exited() {
-		return sample{}, 0, 0, fmt.Errorf("%s exited (log %s: %s)", t, p.log, tail(p.log))
+	p, err := e.running(t)
+	if err != nil {
+		return sample{}, 0, 0, err
 	}
 	pid := p.pid()
 	upPid := e.up.pid()
@@ -665,21 +679,125 @@ func (e *env) measure(s *scenario, t, mode string) (sample, int, int, error) {
 	up1, _ := procstat.CPU(upPid)
 	self1, _ := procstat.CPU(os.Getpid())
 	m1, _ := procstat.ReadMachine()
-	smp := sample{StealPct: m0.StealPct(m1), Requests: r.Requests, Errors: r.Errors, Error: r.FirstError, Seconds: r.Elapsed.Seconds(), PeakRSSKB: mem.Peak}
+	return newSample(t, r, cpu1-cpu0, up1-up0, self1-self0, mem.Peak, m0, m1), conns, rate, nil
+}
+
+// running is target t's process, if it is still running.
+func (e *env) running(t string) (*proc, error) {
+	p := e.procs[t]
+	if p == nil {
+		return nil, fmt.Errorf("target %s is not running", t)
+	}
+	if p.exited() {
+		return nil, fmt.Errorf("%s exited (log %s: %s)", t, p.log, tail(p.log))
+	}
+	return p, nil
+}
+
+// inTurns reports whether mode's measurements run in turns (measureTurns).
+func (e *env) inTurns(mode string) bool {
+	return e.o.slice > 0 && (mode == modeC1 || mode == modeCN)
+}
+
+// measureTurns measures the targets tgs in a closed-loop mode in turns:
+// the measurement is cut into slices of about -slice, and in each slice
+// every target takes its load once (the order rotated slice by slice). A
+// shared virtual machine changes speed from one second to the next; in
+// turns, such a change meets every target alike, where in one piece per
+// target it would fall on whichever target ran at the time. A target's
+// CPU is read from before the first slice to after its last one settled,
+// so the work it defers past a slice (a spend batch committed after the
+// load stopped) counts wherever it ran, and so does what it spends idle
+// while the others take their turns (a little against it).
+func (e *env) measureTurns(s *scenario, tgs []string, mode string) ([]sample, int, error) {
+	o := e.o
+	conns := 1
+	if mode == modeCN {
+		conns = o.conns
+	}
+	n := max(1, int((o.duration+o.slice-1)/o.slice))
+	per := o.duration / time.Duration(n)
+	type turns struct {
+		pid      int
+		cpu0     time.Duration
+		r        load.Result
+		up, self time.Duration
+	}
+	ts := make([]turns, len(tgs))
+	for i, t := range tgs {
+		p, err := e.running(t)
+		if err != nil {
+			return nil, 0, err
+		}
+		ts[i].pid = p.pid()
+		_ = procstat.ResetPeak(ts[i].pid)
+		if ts[i].cpu0, err = procstat.CPU(ts[i].pid); err != nil {
+			return nil, 0, err
+		}
+	}
+	upPid := e.up.pid()
+	m0, _ := procstat.ReadMachine()
+	for k := 0; k < n; k++ {
+		for j := range tgs {
+			i := (j + k) % len(tgs)
+			a := &ts[i]
+			up0, _ := procstat.CPU(upPid)
+			self0, _ := procstat.CPU(os.Getpid())
+			r, err := load.Closed(e.target(s, tgs[i]), conns, per, max(1, o.maxRequests/n))
+			if err != nil {
+				return nil, 0, err
+			}
+			// Quiet before the next target's turn.
+			if _, err := procstat.Settle(a.pid, o.settleQuiet, o.settleMax); err != nil {
+				return nil, 0, err
+			}
+			up1, _ := procstat.CPU(upPid)
+			self1, _ := procstat.CPU(os.Getpid())
+			a.up += up1 - up0
+			a.self += self1 - self0
+			a.r.Requests += r.Requests
+			a.r.Errors += r.Errors
+			a.r.Elapsed += r.Elapsed
+			a.r.Latencies = append(a.r.Latencies, r.Latencies...)
+			if a.r.FirstError == "" {
+				a.r.FirstError = r.FirstError
+			}
+		}
+	}
+	m1, _ := procstat.ReadMachine()
+	out := make([]sample, len(tgs))
+	for i, t := range tgs {
+		a := &ts[i]
+		mem, _ := procstat.Mem(a.pid)
+		cpu1, err := procstat.CPU(a.pid)
+		if err != nil {
+			return nil, 0, err
+		}
+		out[i] = newSample(t, a.r, cpu1-a.cpu0, a.up, a.self, mem.Peak, m0, m1)
+		out[i].Slices = n
+	}
+	return out, conns, nil
+}
+
+// newSample is the sample of load r on target t, whose process took cpu
+// (the upstream up, the load generator self) and peaked at peakKB, while
+// the machine went from m0 to m1.
+func newSample(t string, r load.Result, cpu, up, self time.Duration, peakKB int64, m0, m1 procstat.Machine) sample {
+	smp := sample{StealPct: m0.StealPct(m1), Requests: r.Requests, Errors: r.Errors, Error: r.FirstError, Seconds: r.Elapsed.Seconds(), PeakRSSKB: peakKB}
 	if r.Elapsed > 0 {
 		smp.RPS = float64(r.Requests) / r.Elapsed.Seconds()
 	}
 	q := load.Quantiles(r.Latencies, 0.5, 0.99, 0.999)
 	smp.P50us, smp.P99us, smp.P999us = us(q[0]), us(q[1]), us(q[2])
 	if n := r.Requests + r.Errors; n > 0 {
-		smp.CPUus = us(cpu1-cpu0) / float64(n)
-		smp.UpstreamCPUus = us(up1-up0) / float64(n)
-		smp.LoadCPUus = us(self1-self0) / float64(n)
+		smp.CPUus = us(cpu) / float64(n)
+		smp.UpstreamCPUus = us(up) / float64(n)
+		smp.LoadCPUus = us(self) / float64(n)
 		if t == tgDirect {
 			smp.UpstreamCPUus = smp.CPUus
 		}
 	}
-	return smp, conns, rate, nil
+	return smp
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

@@ -40,6 +40,7 @@ func main() {
 type options struct {
 	rounds      int
 	duration    time.Duration
+	slice       time.Duration
 	warmup      time.Duration
 	conns       int
 	rate        int
@@ -133,6 +134,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; targets are interleaved within each round")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of one measurement")
+	fs.DurationVar(&o.slice, "slice", time.Second, "closed-loop modes (c1, cN): the targets take turns in slices of about this length within each measurement; 0: each target's measurement in one piece")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up per scenario and target before the first round")
 	fs.IntVar(&o.conns, "conns", 64, "connections of the closed loop (mode cN)")
 	fs.IntVar(&o.rate, "rate", 0, "open-loop rate in requests/s for every scenario (0: per scenario: json 1000, stream 500, claude 200, translated 100)")
@@ -208,6 +210,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-rounds must be 1..100")
 	case o.duration <= 0 || o.duration > 10*time.Minute:
 		return o, fmt.Errorf("-duration must be in (0, 10m]")
+	case o.slice < 0:
+		return o, fmt.Errorf("-slice must not be negative")
 	case o.conns < 1 || o.conns > 4096:
 		return o, fmt.Errorf("-conns must be 1..4096")
 	case o.slowStreams < 1 || o.slowStreams > 10000:

@@ -91,6 +91,48 @@ func TestQuick(t *testing.T) {
 	}
 }
 
+// TestTurns runs closed-loop measurements in slices: each target's sample
+// adds up all its slices, and every target is measured.
+func TestTurns(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "results.json")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-quick", "-scenarios", "json", "-modes", "c1,cN", "-targets", "fasthttp,switchyard",
+		"-duration", "400ms", "-slice", "100ms", "-warmup", "50ms", "-ollama-url", "", "-out", out}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res results
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range res.Cells {
+		n++
+		if len(c.Samples) != 1 {
+			t.Fatalf("%s/%s/%s: %d samples, want 1", c.Scenario, c.Target, c.Mode, len(c.Samples))
+		}
+		smp := c.Samples[0]
+		// Four slices of 100 ms: the sample holds them all.
+		if smp.Slices != 4 {
+			t.Errorf("%s/%s: %d slices, want 4", c.Target, c.Mode, smp.Slices)
+		}
+		if smp.Seconds < 0.35 || smp.Seconds > 1.5 {
+			t.Errorf("%s/%s: %.3f s of load, want the four slices' 0.4 s", c.Target, c.Mode, smp.Seconds)
+		}
+		if smp.Requests == 0 || smp.Errors != 0 || smp.CPUus <= 0 || smp.P50us <= 0 || smp.PeakRSSKB <= 0 {
+			t.Errorf("%s/%s: incomplete sample %+v", c.Target, c.Mode, smp)
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d cells, want 4 (2 targets × 2 modes)", n)
+	}
+}
+
 // TestOllama runs the ollama scenario briefly against the real Ollama of
 // scripts/ollama.sh when one answers, and checks that without one it is
 // skipped with a line, not failed.
@@ -141,6 +183,7 @@ func TestParseFlagsRejects(t *testing.T) {
 		{"-rounds", "0"},
 		{"-conns", "0"},
 		{"-ollama-requests", "0"},
+		{"-slice", "-1s"},
 		{"extra"},
 	} {
 		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
