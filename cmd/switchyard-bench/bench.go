@@ -708,7 +708,9 @@ func (e *env) inTurns(mode string) bool {
 // CPU is read from before the first slice to after its last one settled,
 // so the work it defers past a slice (a spend batch committed after the
 // load stopped) counts wherever it ran, and so does what it spends idle
-// while the others take their turns (a little against it).
+// while the others take their turns (a little against it). The direct
+// target's process is the upstream, which serves every target's turn:
+// its CPU is the sum of its own turns'.
 func (e *env) measureTurns(s *scenario, tgs []string, mode string) ([]sample, int, error) {
 	o := e.o
 	conns := 1
@@ -773,7 +775,12 @@ func (e *env) measureTurns(s *scenario, tgs []string, mode string) ([]sample, in
 		if err != nil {
 			return nil, 0, err
 		}
-		out[i] = newSample(t, a.r, cpu1-a.cpu0, a.up, a.self, mem.Peak, m0, m1)
+		cpu := cpu1 - a.cpu0
+		if t == tgDirect {
+			// The upstream is every target's: only its own turns count.
+			cpu = a.up
+		}
+		out[i] = newSample(t, a.r, cpu, a.up, a.self, mem.Peak, m0, m1)
 		out[i].Slices = n
 	}
 	return out, conns, nil
