@@ -18,6 +18,7 @@ type decoder struct {
 	fileEnv map[string]string
 	warns   []Warning
 	err     *Error
+	scratch *deploymentScratch // see depScratch
 }
 
 func (d *decoder) lookup(name string) (string, bool) {

@@ -72,18 +72,45 @@ type params struct {
 	apiBaseSet, apiKeySet bool
 }
 
+// deploymentScratch is where deployment decodes one model_list entry: the
+// handlers of its sections write here, so they are built once per decoder
+// instead of once per entry (a config has hundreds of entries, each
+// section some forty handlers).
+type deploymentScratch struct {
+	dep   Deployment
+	e     entry
+	p     params
+	costs [4]*float64
+
+	entry, params, info fields
+}
+
+// depScratch returns the decoder's scratch, zeroed.
+func (d *decoder) depScratch() *deploymentScratch {
+	s := d.scratch
+	if s == nil {
+		s = &deploymentScratch{}
+		s.entry = d.entryFields(&s.dep, &s.e)
+		s.params = d.paramFields(&s.dep, &s.p)
+		s.info = d.infoFields(&s.dep.Info, &s.costs)
+		d.scratch = s
+	}
+	s.dep, s.e, s.p, s.costs = Deployment{}, entry{}, params{}, [4]*float64{}
+	return s
+}
+
 func (d *decoder) deployment(n *node, idx int) (Deployment, bool) {
 	key := fmt.Sprintf("model_list[%d]", idx)
-	dep := Deployment{Line: n.line}
+	s := d.depScratch()
+	dep, e, p := &s.dep, &s.e, &s.p
+	dep.Line = n.line
 	if n.kind != kindMap {
 		d.fail(n, "each entry is a mapping with model_name and litellm_params", "%s: expected a mapping, got %s", key, n.kind)
-		return dep, false
+		return *dep, false
 	}
-	var e entry
-	var p params
-	d.section(n, "model_list", key, d.entryFields(&dep, &e), nil)
+	d.section(n, "model_list", key, s.entry, nil)
 	if d.err != nil {
-		return dep, false
+		return *dep, false
 	}
 	lp, mi, modelNameNode, rpm, tpm := e.litellmParams, e.modelInfo, e.modelName, e.rpm, e.tpm
 	if dep.ModelName == "" {
@@ -92,16 +119,16 @@ func (d *decoder) deployment(n *node, idx int) (Deployment, bool) {
 			at = modelNameNode
 		}
 		d.fail(at, "model_name is the name clients ask for, e.g. model_name: claude-3-5-sonnet-20241022", "%s: missing model_name", key)
-		return dep, false
+		return *dep, false
 	}
 	lpKey := key + ".litellm_params"
 	if lp == nil || lp.kind == kindNull {
 		d.fail(n, "add litellm_params: {model: provider/model-name}", "%s: missing litellm_params", key)
-		return dep, false
+		return *dep, false
 	}
-	d.section(lp, "model_list.litellm_params", lpKey, d.paramFields(&dep, &p), nil)
-	var infoCosts [4]*float64
-	d.section(mi, "model_list.model_info", key+".model_info", d.infoFields(&dep.Info, &infoCosts), func(q pair, k string) bool {
+	d.section(lp, "model_list.litellm_params", lpKey, s.params, nil)
+	infoCosts := &s.costs
+	d.section(mi, "model_list.model_info", key+".model_info", s.info, func(q pair, k string) bool {
 		if dep.Info.Extra == nil {
 			dep.Info.Extra = map[string]json.RawMessage{}
 		}
@@ -109,7 +136,7 @@ func (d *decoder) deployment(n *node, idx int) (Deployment, bool) {
 		return true
 	})
 	if d.err != nil {
-		return dep, false
+		return *dep, false
 	}
 	if rpm != nil && dep.RPM == 0 {
 		dep.RPM = *rpm
@@ -123,13 +150,13 @@ func (d *decoder) deployment(n *node, idx int) (Deployment, bool) {
 			at = p.modelNode
 		}
 		d.fail(at, "write the upstream model as provider/name, e.g. model: ollama/qwen2.5:7b", "%s: missing model", lpKey)
-		return dep, false
+		return *dep, false
 	}
-	d.resolveProvider(&dep, &p, lpKey)
+	d.resolveProvider(dep, p, lpKey)
 	if d.err != nil {
-		return dep, false
+		return *dep, false
 	}
-	d.resolveEndpoint(&dep, &p, lpKey)
+	d.resolveEndpoint(dep, p, lpKey)
 	// Costs in litellm_params win over model_info.
 	for i, c := range []**float64{&dep.InputCostPerToken, &dep.OutputCostPerToken, &dep.CacheReadCostPerToken, &dep.CacheWriteCostPerToken} {
 		if *c == nil {
@@ -137,7 +164,7 @@ func (d *decoder) deployment(n *node, idx int) (Deployment, bool) {
 		}
 	}
 	dep.ID = dep.Info.ID
-	return dep, d.err == nil
+	return *dep, d.err == nil
 }
 
 func (d *decoder) paramFields(dep *Deployment, p *params) fields {
