@@ -21,14 +21,13 @@ func TestMain(m *testing.M) {
 // TestQuick runs the whole benchmark in quick mode with tiny durations and
 // checks the result file: every scenario measured on every target that can
 // serve it, in every load mode, with no failed request.
-func TestQuick(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "results.json")
+// runTool runs the tool with args and a result file in a temp dir, fails
+// the test unless it exits 0, and returns the results and what it printed.
+func runTool(t *testing.T, args ...string) (*results, *bytes.Buffer) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "results.json")
 	var stdout, stderr bytes.Buffer
-	// -ollama-url "": hermetic, whether or not a real Ollama runs here
-	// (TestOllama covers that scenario).
-	code := run([]string{"-quick", "-duration", "150ms", "-warmup", "50ms", "-ollama-url", "", "-out", out}, &stdout, &stderr)
-	if code != 0 {
+	if code := run(append(args, "-out", out), &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	b, err := os.ReadFile(out)
@@ -39,6 +38,13 @@ func TestQuick(t *testing.T) {
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatal(err)
 	}
+	return &res, &stdout
+}
+
+func TestQuick(t *testing.T) {
+	// -ollama-url "": hermetic, whether or not a real Ollama runs here
+	// (TestOllama covers that scenario).
+	res, stdout := runTool(t, "-quick", "-duration", "150ms", "-warmup", "50ms", "-ollama-url", "")
 	if len(res.Scenarios) != len(allScenarios)-1 { // startup is not a load scenario
 		t.Fatalf("scenarios %d, want %d", len(res.Scenarios), len(allScenarios)-1)
 	}
@@ -94,22 +100,8 @@ func TestQuick(t *testing.T) {
 // TestTurns runs closed-loop measurements in slices: each target's sample
 // adds up all its slices, and every target is measured.
 func TestTurns(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "results.json")
-	var stdout, stderr bytes.Buffer
-	code := run([]string{"-quick", "-scenarios", "json", "-modes", "c1,cN", "-targets", "fasthttp,switchyard",
-		"-duration", "400ms", "-slice", "100ms", "-warmup", "50ms", "-ollama-url", "", "-out", out}, &stdout, &stderr)
-	if code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res results
-	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatal(err)
-	}
+	res, _ := runTool(t, "-quick", "-scenarios", "json", "-modes", "c1,cN", "-targets", "fasthttp,switchyard",
+		"-duration", "400ms", "-slice", "100ms", "-warmup", "50ms", "-ollama-url", "")
 	n := 0
 	for _, c := range res.Cells {
 		n++
