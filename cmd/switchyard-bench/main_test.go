@@ -18,9 +18,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestQuick runs the whole benchmark in quick mode with tiny durations and
-// checks the result file: every scenario measured on every target that can
-// serve it, in every load mode, with no failed request.
 // runTool runs the tool with args and a result file in a temp dir, fails
 // the test unless it exits 0, and returns the results and what it printed.
 func runTool(t *testing.T, args ...string) (*results, *bytes.Buffer) {
@@ -41,6 +38,9 @@ func runTool(t *testing.T, args ...string) (*results, *bytes.Buffer) {
 	return &res, &stdout
 }
 
+// TestQuick runs the whole benchmark in quick mode with tiny durations and
+// checks the result file: every scenario measured on every target that can
+// serve it, in every load mode, with no failed request.
 func TestQuick(t *testing.T) {
 	// -ollama-url "": hermetic, whether or not a real Ollama runs here
 	// (TestOllama covers that scenario).
