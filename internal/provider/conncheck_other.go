@@ -6,4 +6,7 @@ package provider
 // reused unchecked (a call that meets a closed one is sent again).
 const connCheck = false
 
+// awaitInRead: requests are written, then read, as usual (see conn.send).
+const awaitInRead = false
+
 func peekIdle(uintptr) bool { return true }

@@ -256,6 +256,7 @@ func (hp *hostPool) dial(ctx context.Context, deadline time.Time) (*conn, error)
 	c.br = bufio.NewReaderSize(c, 8<<10)
 	c.abortFn = c.abort
 	c.checkFn = c.check
+	c.sendFn = c.sendStep
 	return c, nil
 }
 
@@ -270,6 +271,14 @@ type conn struct {
 	abortFn func()
 	checkFn func(uintptr) bool
 	isAlive bool
+
+	// The request send writes from inside a raw read (see send): what it
+	// writes, whether it did, and how that went.
+	sendFn   func(uintptr) bool
+	sendRB   *reqBuf
+	sendBody []byte
+	sent     bool
+	sendErr  error
 
 	// nread counts the bytes read for the current call; rerr is the last
 	// read error the connection returned (what fasthttp may have reported
@@ -330,6 +339,61 @@ func (c *conn) alive() bool {
 		return false
 	}
 	return c.isAlive
+}
+
+// send writes a request (head in rb, then body unless nil) and, where it
+// can, waits for the first bytes of the reply before it returns.
+//
+// A read right after the write nearly always finds nothing yet: the
+// upstream has not answered. That costs a system call which only says so
+// (EAGAIN) before the read waits for the poller; on a virtual machine a
+// system call is a large part of a small request's cost. So the write
+// happens from inside a raw read, which starts by resetting the socket's
+// readiness and then waits for the poller without reading: the reply can
+// only come after the request, so it always wakes the wait, and the read
+// that follows finds it. A connection the upstream closed meanwhile wakes
+// it too (the write draws a reset). If the wait ends otherwise (the
+// deadline, an abort) the read that follows meets the same condition and
+// reports it as before.
+func (c *conn) send(rb *reqBuf, body []byte) error {
+	if c.rc == nil || !awaitInRead {
+		return c.write(rb, body)
+	}
+	c.sendRB, c.sendBody, c.sent, c.sendErr = rb, body, false, nil
+	_ = c.rc.Read(c.sendFn) // its own error: see above
+	err := c.sendErr
+	c.sendRB, c.sendBody, c.sendErr = nil, nil, nil
+	if !c.sent {
+		// The raw read failed before it called back (closed, or its
+		// deadline passed): write as usual, which says why.
+		return c.write(rb, body)
+	}
+	return err
+}
+
+// sendStep is send's callback: the first call writes and asks to wait
+// (unless the write failed); the next, after the poller said readable,
+// ends the raw read without reading.
+func (c *conn) sendStep(uintptr) bool {
+	if c.sent {
+		return true
+	}
+	c.sent = true
+	c.sendErr = c.write(c.sendRB, c.sendBody)
+	return c.sendErr != nil
+}
+
+// write writes a request: head and body in one writev, or the head alone.
+func (c *conn) write(rb *reqBuf, body []byte) error {
+	if body == nil {
+		_, err := c.nc.Write(rb.b)
+		return err
+	}
+	rb.vec[0], rb.vec[1] = rb.b, body
+	rb.bufs = rb.vec[:]
+	_, err := rb.bufs.WriteTo(c.nc)
+	rb.vec[0], rb.vec[1], rb.bufs = nil, nil, nil
+	return err
 }
 
 // check is the non-blocking read behind alive.
@@ -607,15 +671,7 @@ func closedEarly(err error) bool {
 func (c *conn) roundTrip(ctx context.Context, rb *reqBuf, body []byte) (*Response, error) {
 	c.nread, c.rerr = 0, nil
 	stop := watchCancel(ctx, c.abortFn)
-	var err error
-	if body == nil {
-		_, err = c.nc.Write(rb.b)
-	} else {
-		rb.vec[0], rb.vec[1] = rb.b, body
-		rb.bufs = rb.vec[:]
-		_, err = rb.bufs.WriteTo(c.nc)
-		rb.vec[0], rb.vec[1], rb.bufs = nil, nil, nil
-	}
+	err := c.send(rb, body)
 	var fr *fasthttp.Response
 	var bodyErr error // reading a whole body failed after its head
 	whole := false

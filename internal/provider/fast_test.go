@@ -585,6 +585,47 @@ func TestFastEarlyClose(t *testing.T) {
 	}
 }
 
+// TestFastReplyDuringWrite: an upstream that answers while the request
+// body is still being written (here after reading only the head) has its
+// reply read as soon as the write ends, and the connection serves the next
+// call. The send waits for the reply inside the same raw read it wrote
+// from, so a reply that arrived during the write must not be missed.
+func TestFastReplyDuringWrite(t *testing.T) {
+	var reqs atomic.Int32
+	base := rawUpstream(t, func(n int, c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			reqs.Add(1)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
+			if _, err := io.Copy(io.Discard, req.Body); err != nil {
+				return
+			}
+		}
+	})
+	u := &Upstream{Name: "gpt/dep1", Dialect: llm.DialectOpenAI, BaseURL: base + "/v1", Pool: NewPool()}
+	big := []byte(`{"model":"m","pad":"` + strings.Repeat("x", 8<<20) + `"}`)
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		resp, err := u.Do(ctx, EndpointChat, big, nil)
+		if err != nil {
+			cancel()
+			t.Fatalf("call %d: %v", i, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		if err != nil || string(b) != "early" {
+			t.Fatalf("call %d: %q %v", i, b, err)
+		}
+	}
+	if n := reqs.Load(); n != 3 {
+		t.Fatalf("%d requests, want 3", n)
+	}
+}
+
 // TestFastRefused: nothing listening is KindUnavailable naming the deployment.
 func TestFastRefused(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
