@@ -41,6 +41,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/switchyard/switchyard/internal/rawio"
 )
 
 // Handler serves one request.
@@ -368,6 +370,7 @@ func (x *reqCtx) StopOnCancel(id uint64) bool {
 }
 
 func (s *Server) newConn(nc net.Conn) *conn {
+	nc = rawio.Wrap(nc)
 	c := &conn{s: s, nc: nc, watchDone: make(chan struct{}, 1), remote: addrPort(nc.RemoteAddr())}
 	c.state.Store(stateIdle)
 	s.mu.Lock()

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/switchyard/switchyard/internal/llm"
+	"github.com/switchyard/switchyard/internal/rawio"
 )
 
 // The fast path: a small HTTP/1.1 client for upstream calls, cheaper than
@@ -237,6 +238,7 @@ func (hp *hostPool) dial(ctx context.Context, deadline time.Time) (*conn, error)
 	if err != nil {
 		return nil, err
 	}
+	nc = rawio.Wrap(nc)
 	c := &conn{nc: nc, hp: hp}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.rc, _ = sc.SyscallConn()
@@ -390,10 +392,21 @@ func (c *conn) write(rb *reqBuf, body []byte) error {
 		return err
 	}
 	rb.vec[0], rb.vec[1] = rb.b, body
-	rb.bufs = rb.vec[:]
-	_, err := rb.bufs.WriteTo(c.nc)
-	rb.vec[0], rb.vec[1], rb.bufs = nil, nil, nil
+	var err error
+	if v, ok := c.nc.(vectorWriter); ok {
+		_, err = v.Writev(rb.vec[:])
+	} else {
+		rb.bufs = rb.vec[:]
+		_, err = rb.bufs.WriteTo(c.nc)
+		rb.bufs = nil
+	}
+	rb.vec[0], rb.vec[1] = nil, nil
 	return err
+}
+
+// vectorWriter writes buffers in one system call (rawio.Conn).
+type vectorWriter interface {
+	Writev(bufs [][]byte) (int, error)
 }
 
 // check is the non-blocking read behind alive.
