@@ -26,13 +26,12 @@ type Conn struct {
 	readFn func(uintptr) bool
 
 	wmu     sync.Mutex
-	wp      []byte
+	one     [1][]byte // Write's buffer, as Writev's one
 	wv      [][]byte
 	iov     []syscall.Iovec
 	wn      int
 	werr    syscall.Errno
 	writeFn func(uintptr) bool
-	vecFn   func(uintptr) bool
 }
 
 // Wrap returns nc read and written with raw system calls when it is a TCP
@@ -55,7 +54,7 @@ func Wrap(nc net.Conn) net.Conn {
 		return nc // datagram sockets keep their message boundaries
 	}
 	c := &Conn{Conn: nc, rc: rc}
-	c.readFn, c.writeFn, c.vecFn = c.readStep, c.writeStep, c.writevStep
+	c.readFn, c.writeFn = c.readStep, c.writevStep
 	return c
 }
 
@@ -120,45 +119,30 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	c.wmu.Lock()
-	c.wp, c.wn, c.werr = p, 0, 0
-	err := c.rc.Write(c.writeFn)
-	n, errno := c.wn, c.werr
-	c.wp = nil
+	c.one[0] = p
+	n, err := c.writevLocked(c.one[:])
+	c.one[0] = nil
 	c.wmu.Unlock()
-	return n, c.writeErr(err, errno)
-}
-
-func (c *Conn) writeStep(fd uintptr) bool {
-	ioRelease(fd)
-	for c.wn < len(c.wp) {
-		p := c.wp[c.wn:]
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		switch e {
-		case 0:
-			c.wn += int(n)
-			continue
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		}
-		c.werr = e
-		return true
-	}
-	return true
+	return n, err
 }
 
 // Writev writes the buffers in order, in as few system calls as the
 // socket takes (one, unless its buffer fills).
 func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	c.wmu.Lock()
+	n, err := c.writevLocked(bufs)
+	c.wmu.Unlock()
+	return n, err
+}
+
+// writevLocked is Writev with wmu held.
+func (c *Conn) writevLocked(bufs [][]byte) (int, error) {
 	c.wv, c.wn, c.werr = bufs, 0, 0
-	err := c.rc.Write(c.vecFn)
+	err := c.rc.Write(c.writeFn)
 	n, errno := c.wn, c.werr
 	c.wv = nil
 	clear(c.iov)
 	c.iov = c.iov[:0]
-	c.wmu.Unlock()
 	return n, c.writeErr(err, errno)
 }
 
