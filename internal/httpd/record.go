@@ -40,7 +40,8 @@ func (rec *Recorder) Do(ctx context.Context, h Handler, method, target string, b
 		req.SetBodyRaw(body)
 	}
 	rec.r.set(req, rec.Remote, ctx)
-	rec.w.reset(rec.bw, method == "HEAD", false)
+	rec.w.bw = rec.bw
+	rec.w.reset(method == "HEAD", false)
 	h.ServeHTTPD(&rec.w, &rec.r)
 	rec.w.finish()
 	return rec.out.Bytes()

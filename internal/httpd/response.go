@@ -2,8 +2,10 @@ package httpd
 
 import (
 	"bufio"
+	"io"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/valyala/fasthttp"
 
@@ -30,8 +32,14 @@ const holdBack = 32 << 10
 // A write error sticks: once the client is gone every later Write and
 // Flush returns it.
 type Response struct {
-	hdr    Header
+	hdr Header
+	// bw is what the response is written into. A connection's Response
+	// takes one from the pool (for dst) when it first writes and gives it
+	// back when the response ends, and after each Flush while lean is set
+	// (a long request: an open stream holds no buffer between events).
 	bw     *bufio.Writer
+	dst    io.Writer
+	lean   *atomic.Bool
 	status int
 	// declared is the length set with SetContentLength, -1 when none.
 	declared int
@@ -161,12 +169,36 @@ func (w *Response) Flush() error {
 	if !w.head {
 		w.writeHead(w.declared)
 	}
-	if w.err == nil {
+	if w.err == nil && w.bw != nil {
 		if err := w.bw.Flush(); err != nil {
 			w.err = err
 		}
+		if w.lean != nil && w.lean.Load() {
+			w.release()
+		}
 	}
 	return w.err
+}
+
+// writer returns the buffer to write into, taking one from the pool if
+// the response holds none.
+func (w *Response) writer() *bufio.Writer {
+	if w.bw == nil {
+		bw := writers.Get().(*bufio.Writer)
+		bw.Reset(w.dst)
+		w.bw = bw
+	}
+	return w.bw
+}
+
+// release gives a connection's buffer back to the pool (what it held is
+// sent or failed).
+func (w *Response) release() {
+	if w.dst != nil && w.bw != nil {
+		w.bw.Reset(nil)
+		writers.Put(w.bw)
+		w.bw = nil
+	}
 }
 
 // writeHead writes the status line and headers into bw, then the held-back
@@ -200,13 +232,14 @@ func (w *Response) writeHead(size int) {
 	if len(w.lines) > 0 && len(head) >= 2 {
 		head = head[:len(head)-2]
 	}
-	if _, err := w.bw.Write(head); err != nil {
+	bw := w.writer()
+	if _, err := bw.Write(head); err != nil {
 		w.err = err
 		return
 	}
 	if len(w.lines) > 0 {
-		w.bw.Write(w.lines)
-		if _, err := w.bw.WriteString("\r\n"); err != nil {
+		bw.Write(w.lines)
+		if _, err := bw.WriteString("\r\n"); err != nil {
 			w.err = err
 			return
 		}
@@ -225,22 +258,23 @@ func (w *Response) writeBody(p []byte) (int, error) {
 	if w.noBody || len(p) == 0 {
 		return len(p), nil
 	}
+	bw := w.writer()
 	if w.chunked {
 		var hb [18]byte
 		h := strconv.AppendUint(hb[:0], uint64(len(p)), 16)
 		h = append(h, '\r', '\n')
-		if _, err := w.bw.Write(h); err != nil {
+		if _, err := bw.Write(h); err != nil {
 			w.err = err
 			return 0, err
 		}
 	}
-	if _, err := w.bw.Write(p); err != nil {
+	if _, err := bw.Write(p); err != nil {
 		w.err = err
 		return 0, err
 	}
 	w.written += int64(len(p))
 	if w.chunked {
-		if _, err := w.bw.WriteString("\r\n"); err != nil {
+		if _, err := bw.WriteString("\r\n"); err != nil {
 			w.err = err
 			return 0, err
 		}
@@ -259,15 +293,16 @@ func (w *Response) finish() bool {
 		w.writeHead(size)
 	}
 	if w.err == nil && w.chunked {
-		if _, err := w.bw.WriteString("0\r\n\r\n"); err != nil {
+		if _, err := w.writer().WriteString("0\r\n\r\n"); err != nil {
 			w.err = err
 		}
 	}
-	if w.err == nil {
+	if w.err == nil && w.bw != nil {
 		if err := w.bw.Flush(); err != nil {
 			w.err = err
 		}
 	}
+	w.release()
 	if w.err != nil {
 		return false
 	}
@@ -287,11 +322,10 @@ func (w *Response) fail(err error) {
 	}
 }
 
-func (w *Response) reset(bw *bufio.Writer, isHEAD, http10 bool) {
+func (w *Response) reset(isHEAD, http10 bool) {
 	w.hdr.Reset()
 	w.hdr.SetNoDefaultContentType(true)
 	w.hdr.DisableNormalizing()
-	w.bw = bw
 	w.status, w.declared = 0, -1
 	w.head, w.chunked, w.noBody, w.close = false, false, false, false
 	w.isHEAD, w.http10 = isHEAD, http10

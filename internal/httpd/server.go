@@ -16,11 +16,15 @@
 // One goroutine serves each connection: it reads a request (header and
 // whole body), runs the handler, ends the response and waits for the next
 // request. While a handler runs nothing reads the connection, so a client
-// that leaves would go unnoticed: after WatchAfter the server starts a
-// watcher on the connection (a read of one byte into the connection's
-// buffer, as net/http's background read does) that cancels the request's
-// context when the read ends in EOF or an error. Quick requests never pay
-// for it.
+// that leaves would go unnoticed: after WatchAfter the server watches the
+// connection and cancels the request's context when the client closes or
+// resets it. On Linux the socket joins the process's one epoll set for
+// hang-ups (no goroutine per request; the connection's read buffer goes
+// back to the pool meanwhile); elsewhere, or for a connection without a
+// socket, a goroutine reads one byte into the connection's buffer, as
+// net/http's background read does. Quick requests never pay for either.
+// A long request's response also gives its write buffer back after each
+// flush, so an open stream holds no buffer of the server's between events.
 package httpd
 
 import (
@@ -265,8 +269,10 @@ type conn struct {
 	s     *Server
 	nc    net.Conn
 	br    *bufio.Reader
-	bw    *bufio.Writer
 	state atomic.Int32
+	// long is set while a request runs past WatchAfter: its response
+	// gives its write buffer back after each flush.
+	long atomic.Bool
 
 	req    fasthttp.Request
 	r      Request
@@ -281,11 +287,16 @@ type conn struct {
 	large *[]byte
 	// The watcher: armed per request with watchTimer, it runs watch on
 	// the timer's goroutine; watchDone gets a value when it returns.
-	// stopping (under watchMu) tells it to stop.
+	// stopping (under watchMu) tells it to stop. hangup (under watchMu)
+	// is the registration with the process's hang-up watcher, when watch
+	// handed the connection to it instead of reading it; rc is the
+	// socket's raw connection, nil when it has none.
 	watchTimer *time.Timer
 	watchDone  chan struct{}
 	watchMu    sync.Mutex
 	stopping   bool
+	hangup     uint64
+	rc         syscall.RawConn
 	// cancel cancels the context of the request in flight (nil between
 	// requests); the watcher and Close call it, and then onCancel, the
 	// function registered with the context's OnCancel (one at a time).
@@ -372,6 +383,9 @@ func (x *reqCtx) StopOnCancel(id uint64) bool {
 func (s *Server) newConn(nc net.Conn) *conn {
 	nc = rawio.Wrap(nc)
 	c := &conn{s: s, nc: nc, watchDone: make(chan struct{}, 1), remote: addrPort(nc.RemoteAddr())}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.rc, _ = sc.SyscallConn()
+	}
 	c.state.Store(stateIdle)
 	s.mu.Lock()
 	if s.shutdown.Load() {
@@ -401,11 +415,7 @@ func (c *conn) close() {
 		readers.Put(c.br)
 		c.br = nil
 	}
-	if c.bw != nil {
-		c.bw.Reset(nil)
-		writers.Put(c.bw)
-		c.bw = nil
-	}
+	c.w.release()
 }
 
 // The connection buffers are pooled; a reader's size bounds the header.
@@ -422,8 +432,11 @@ const (
 	writeBufSize = 4 << 10
 )
 
+// readerSize is the size of a connection's first reader.
+func (c *conn) readerSize() int { return min(readBufSize, c.s.maxHeaderBytes()) }
+
 func (c *conn) reader() *bufio.Reader {
-	size := min(readBufSize, c.s.maxHeaderBytes())
+	size := c.readerSize()
 	if v := readers.Get(); v != nil {
 		br := v.(*bufio.Reader)
 		if br.Size() == size {
@@ -458,8 +471,7 @@ func (c *conn) serve() {
 		}
 	}()
 	c.br = c.reader()
-	c.bw = writers.Get().(*bufio.Writer)
-	c.bw.Reset(c.nc)
+	c.w.dst, c.w.lean = c.nc, &c.long
 	for n := 0; ; n++ {
 		if !c.serveOne(n) {
 			return
@@ -518,10 +530,13 @@ func (c *conn) serveOne(n int) bool {
 			}
 		}
 		if req.MayContinue() {
-			if _, err := c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
-				return false
+			bw := c.w.writer()
+			_, err := bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			if err == nil {
+				err = bw.Flush()
 			}
-			if err := c.bw.Flush(); err != nil {
+			c.w.release()
+			if err != nil {
 				return false
 			}
 		}
@@ -610,7 +625,7 @@ func (c *conn) handle(bodyErr error) bool {
 	r.set(req, c.remote, rctx)
 	r.BodyErr = bodyErr
 	w := &c.w
-	w.reset(c.bw, r.Method == http.MethodHead, !req.Header.IsHTTP11())
+	w.reset(r.Method == http.MethodHead, !req.Header.IsHTTP11())
 	keep := !req.Header.ConnectionClose() && bodyErr == nil
 	if !keep {
 		w.SetClose()
@@ -670,31 +685,61 @@ func (c *conn) arm() {
 	c.watchTimer.Reset(c.s.watchAfter())
 }
 
-// disarm stops the timer, or the watcher it started: a read deadline in
-// the past ends the watcher's read.
+// disarm stops the timer, or the watch it started: the registration with
+// the hang-up watcher is removed, or the watching read ends (a read
+// deadline in the past).
 func (c *conn) disarm() {
 	if c.watchTimer.Stop() {
 		return
 	}
 	c.watchMu.Lock()
 	c.stopping = true
-	_ = c.nc.SetReadDeadline(aLongTimeAgo)
+	reading := c.hangup == 0 // or watch has yet to run, and will stop
+	if reading {
+		_ = c.nc.SetReadDeadline(aLongTimeAgo)
+	}
 	c.watchMu.Unlock()
 	<-c.watchDone
+	c.watchMu.Lock()
+	if c.hangup != 0 {
+		hangupWatch().remove(c, c.hangup)
+		c.hangup = 0
+	}
 	c.stopping = false
-	c.deadline = aLongTimeAgo // serveOne sets the idle one
+	c.watchMu.Unlock()
+	c.long.Store(false)
+	if c.br == nil {
+		c.br = c.reader() // watch gave it back
+	}
+	if reading {
+		c.deadline = aLongTimeAgo // serveOne sets the idle one
+	}
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
 
-// watch runs while the handler does: nothing else reads the connection,
-// so it can wait in the buffer for one byte, with no deadline. Bytes that
-// arrive (a client pipelining its next request) stay in the buffer for the
-// next request; EOF or an error means the client is gone.
+// watch runs once the handler has run for WatchAfter, on the timer's
+// goroutine; nothing else reads the connection until the handler returns.
+// Where it can, it hands the socket to the process's hang-up watcher and
+// returns, giving back the read buffer if it holds nothing. Else it waits
+// in the buffer for one byte, with no deadline: bytes that arrive (a
+// client pipelining its next request) stay in the buffer for the next
+// request; EOF or an error means the client is gone.
 func (c *conn) watch() {
 	defer func() { c.watchDone <- struct{}{} }()
 	c.watchMu.Lock()
 	if c.stopping {
+		c.watchMu.Unlock()
+		return
+	}
+	c.long.Store(true)
+	if tok, ok := hangupWatch().add(c); ok {
+		c.hangup = tok
+		if c.br.Buffered() == 0 && c.br.Size() == c.readerSize() {
+			c.br.Reset(nil)
+			readers.Put(c.br)
+			c.br = nil
+		}
 		c.watchMu.Unlock()
 		return
 	}
@@ -705,6 +750,16 @@ func (c *conn) watch() {
 		return
 	}
 	if _, err := c.br.Peek(1); err != nil && !c.isStopping() {
+		c.cancelRequest(ErrClientGone)
+	}
+}
+
+// hungUp is the hang-up watcher's report for registration tok: the client
+// closed or reset the connection.
+func (c *conn) hungUp(tok uint64) {
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	if c.hangup == tok && !c.stopping {
 		c.cancelRequest(ErrClientGone)
 	}
 }
@@ -733,9 +788,10 @@ func (c *conn) badRequest(err error) {
 	}
 	c.s.Logger.Debug("httpd: bad request", "remote", c.remote.String(), "err", err)
 	body := `{"error":{"message":"` + msg + `","type":"invalid_request_error"}}`
-	_, _ = c.bw.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + http.StatusText(status) +
+	bw := c.w.writer()
+	_, _ = bw.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + http.StatusText(status) +
 		"\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
-	_ = c.bw.Flush()
+	_ = bw.Flush()
 }
 
 // internPath returns p as a string, without allocating for the paths

@@ -23,6 +23,12 @@ func start(t *testing.T, h HandlerFunc, opts ...func(*Server)) (*Server, string)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveOn(t, ln, h, opts...)
+}
+
+// serveOn serves h on ln until the test ends.
+func serveOn(t *testing.T, ln net.Listener, h HandlerFunc, opts ...func(*Server)) (*Server, string) {
+	t.Helper()
 	s := &Server{Handler: h, Logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(s)
@@ -327,35 +333,109 @@ func TestHTTP10(t *testing.T) {
 	}
 }
 
-func TestClientGoneCancelsContext(t *testing.T) {
-	canceled := make(chan error, 1)
-	_, addr := start(t, func(w *Response, r *Request) {
-		select {
-		case <-r.Context().Done():
-			canceled <- context.Cause(r.Context())
-		case <-time.After(5 * time.Second):
-			canceled <- nil
-		}
-	})
-	rc := dial(t, addr)
-	rc.send("POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}")
-	time.Sleep(50 * time.Millisecond) // past WatchAfter
-	rc.c.Close()
-	select {
-	case err := <-canceled:
-		if !errors.Is(err, ErrClientGone) {
-			t.Fatalf("context cause %v, want ErrClientGone", err)
-		}
-	case <-time.After(6 * time.Second):
-		t.Fatal("handler never returned")
-	}
+// watchModes are the two ways a long request's connection is watched: a
+// socket (on Linux, by the process's hang-up watcher) and a connection
+// without one (by a goroutine reading it).
+var watchModes = []struct {
+	name   string
+	listen func(t *testing.T) net.Listener
+}{
+	{"socket", func(t *testing.T) net.Listener { return listen(t) }},
+	{"plain", func(t *testing.T) net.Listener { return plainListener{listen(t)} }},
+}
 
-	// Closed before the watcher starts: noticed once it does.
-	rc = dial(t, addr)
-	rc.send("POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}")
-	rc.c.Close()
-	if err := <-canceled; !errors.Is(err, ErrClientGone) {
-		t.Fatalf("context cause %v, want ErrClientGone", err)
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// plainListener's connections hide their sockets.
+type plainListener struct{ net.Listener }
+
+func (l plainListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return plainConn{c}, nil
+}
+
+type plainConn struct{ net.Conn }
+
+func TestClientGoneCancelsContext(t *testing.T) {
+	for _, m := range watchModes {
+		t.Run(m.name, func(t *testing.T) {
+			canceled := make(chan error, 1)
+			_, addr := serveOn(t, m.listen(t), func(w *Response, r *Request) {
+				select {
+				case <-r.Context().Done():
+					canceled <- context.Cause(r.Context())
+				case <-time.After(5 * time.Second):
+					canceled <- nil
+				}
+			})
+			wantGone := func(what string) {
+				t.Helper()
+				select {
+				case err := <-canceled:
+					if !errors.Is(err, ErrClientGone) {
+						t.Fatalf("%s: context cause %v, want ErrClientGone", what, err)
+					}
+				case <-time.After(6 * time.Second):
+					t.Fatalf("%s: handler never returned", what)
+				}
+			}
+			const req = "POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}"
+
+			rc := dial(t, addr)
+			rc.send(req)
+			time.Sleep(50 * time.Millisecond) // past WatchAfter
+			rc.c.Close()
+			wantGone("closed")
+
+			// Closed before the watcher starts: noticed once it does.
+			rc = dial(t, addr)
+			rc.send(req)
+			rc.c.Close()
+			wantGone("closed at once")
+
+			// Reset.
+			rc = dial(t, addr)
+			rc.send(req)
+			time.Sleep(50 * time.Millisecond)
+			_ = rc.c.(*net.TCPConn).SetLinger(0)
+			rc.c.Close()
+			wantGone("reset")
+
+			// The request before, on the same connection, was watched too and
+			// ended: its watch must not cancel this one.
+			_, addr2 := serveOn(t, m.listen(t), func(w *Response, r *Request) {
+				if r.Path == "/short" {
+					time.Sleep(40 * time.Millisecond)
+					_, _ = w.WriteString("ok")
+					return
+				}
+				select {
+				case <-r.Context().Done():
+					canceled <- context.Cause(r.Context())
+				case <-time.After(300 * time.Millisecond):
+					canceled <- nil
+				}
+			})
+			rc = dial(t, addr2)
+			rc.send("GET /short HTTP/1.1\r\nHost: a\r\n\r\n")
+			if got := body(t, rc.read("GET")); got != "ok" {
+				t.Fatalf("short request: %q", got)
+			}
+			rc.send(req)
+			if err := <-canceled; err != nil {
+				t.Fatalf("request canceled with the client still there: %v", err)
+			}
+		})
 	}
 }
 
@@ -363,32 +443,37 @@ func TestWatcherKeepsPipelinedBytes(t *testing.T) {
 	// A request that runs past WatchAfter while the client already sent the
 	// next one: the watcher must leave those bytes for the next request
 	// and must not cancel the first.
-	_, addr := start(t, func(w *Response, r *Request) {
-		if r.Path == "/slow" {
-			time.Sleep(80 * time.Millisecond)
-			if r.Context().Err() != nil {
-				w.WriteHeader(500)
-				return
+	for _, m := range watchModes {
+		t.Run(m.name, func(t *testing.T) {
+			_, addr := serveOn(t, m.listen(t), func(w *Response, r *Request) {
+				if r.Path == "/slow" {
+					time.Sleep(80 * time.Millisecond)
+					if r.Context().Err() != nil {
+						w.WriteHeader(500)
+						return
+					}
+				}
+				_, _ = w.WriteString(r.Path)
+			})
+			rc := dial(t, addr)
+			rc.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+			time.Sleep(40 * time.Millisecond)
+			rc.send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n")
+			if resp := rc.read("GET"); resp.StatusCode != 200 || body(t, resp) != "/slow" {
+				t.Fatal("slow request failed")
 			}
-		}
-		_, _ = w.WriteString(r.Path)
-	})
-	rc := dial(t, addr)
-	rc.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
-	time.Sleep(40 * time.Millisecond)
-	rc.send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n")
-	if resp := rc.read("GET"); resp.StatusCode != 200 || body(t, resp) != "/slow" {
-		t.Fatal("slow request failed")
-	}
-	if got := body(t, rc.read("GET")); got != "/next" {
-		t.Fatalf("pipelined request lost: %q", got)
-	}
-	// Many slow requests in a row on one connection: every watcher stops.
-	for i := range 5 {
-		rc.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
-		if resp := rc.read("GET"); resp.StatusCode != 200 || body(t, resp) != "/slow" {
-			t.Fatalf("slow request %d: %d", i, resp.StatusCode)
-		}
+			if got := body(t, rc.read("GET")); got != "/next" {
+				t.Fatalf("pipelined request lost: %q", got)
+			}
+			// Many slow requests in a row on one connection: every watcher
+			// stops, and the connection reads on after each.
+			for i := range 5 {
+				rc.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+				if resp := rc.read("GET"); resp.StatusCode != 200 || body(t, resp) != "/slow" {
+					t.Fatalf("slow request %d: %d", i, resp.StatusCode)
+				}
+			}
+		})
 	}
 }
 
@@ -710,5 +795,39 @@ func TestHeaderLargerThanTheFirstBuffer(t *testing.T) {
 	rc.send("GET /c HTTP/1.1\r\nHost: a\r\nX-Big: " + strings.Repeat("w", 20<<10) + "\r\n\r\n")
 	if resp := rc.read("GET"); resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Fatalf("over the bound: %d", resp.StatusCode)
+	}
+}
+
+// A request past WatchAfter gives its write buffer back after each flush
+// (an open stream holds none between events); a quick one keeps it until
+// its end. Either way the client gets every byte, and the connection
+// serves the next request.
+func TestLongResponseGivesBackItsBuffer(t *testing.T) {
+	for _, m := range watchModes {
+		t.Run(m.name, func(t *testing.T) {
+			held := make(chan bool, 2)
+			_, addr := serveOn(t, m.listen(t), func(w *Response, r *Request) {
+				if r.Path == "/long" {
+					time.Sleep(60 * time.Millisecond) // past WatchAfter
+				}
+				_, _ = w.WriteString("data: 1\n\n")
+				_ = w.Flush()
+				held <- w.bw != nil
+				_, _ = w.WriteString("data: 2\n\n")
+			})
+			rc := dial(t, addr)
+			for _, tc := range []struct {
+				path string
+				held bool
+			}{{"/long", false}, {"/quick", true}, {"/long", false}} {
+				rc.send("GET " + tc.path + " HTTP/1.1\r\nHost: a\r\n\r\n")
+				if got := body(t, rc.read("GET")); got != "data: 1\n\ndata: 2\n\n" {
+					t.Fatalf("%s: body %q", tc.path, got)
+				}
+				if h := <-held; h != tc.held {
+					t.Fatalf("%s: write buffer held after a flush: %v, want %v", tc.path, h, tc.held)
+				}
+			}
+		})
 	}
 }
