@@ -85,10 +85,15 @@ func NewPool() *Pool {
 // tlsHandshakeTimeout bounds a TLS handshake, as NewTransport does.
 const tlsHandshakeTimeout = 10 * time.Second
 
-// maxHeaderBytes bounds a response header block: a connection starts with a
-// small read buffer and moves to one this big for a response whose header
-// does not fit.
-const maxHeaderBytes = 1 << 20
+// A connection reads through a small buffer (an open stream holds one).
+// A response whose header does not fit moves its connection on to a
+// bigger one, which it keeps; a header bigger still moves it to one of
+// maxHeaderBytes, after which it is closed instead of pooled.
+const (
+	readBufSize    = 4 << 10
+	bigHeaderBytes = 64 << 10
+	maxHeaderBytes = 1 << 20
+)
 
 // CloseIdleConnections closes the connections now idle.
 func (p *Pool) CloseIdleConnections() {
@@ -255,7 +260,7 @@ func (hp *hostPool) dial(ctx context.Context, deadline time.Time) (*conn, error)
 		}
 		c.nc = tc
 	}
-	c.br = bufio.NewReaderSize(c, 8<<10)
+	c.br = bufio.NewReaderSize(c, readBufSize)
 	c.abortFn = c.abort
 	c.checkFn = c.check
 	c.sendFn = c.sendStep
@@ -291,7 +296,7 @@ type conn struct {
 	reused bool
 	// deadline is the read and write deadline set on nc.
 	deadline time.Time
-	// noReuse: the connection moved to a big header buffer.
+	// noReuse: the connection moved to a buffer of maxHeaderBytes.
 	noReuse bool
 }
 
@@ -691,11 +696,15 @@ func (c *conn) roundTrip(ctx context.Context, rb *reqBuf, body []byte) (*Respons
 	if err == nil {
 		fr = fasthttp.AcquireResponse()
 		err = c.readHead(fr)
-		if err != nil && smallBuffer(err) && !c.noReuse {
+		for err != nil && smallBuffer(err) && !c.noReuse {
 			// The header block does not fit the read buffer: read on
-			// through a big one (what was peeked is still unread).
-			c.br = bufio.NewReaderSize(c.br, maxHeaderBytes)
-			c.noReuse = true
+			// through a bigger one (what was peeked is still unread, in
+			// the one under it).
+			size := bigHeaderBytes
+			if c.br.Size() >= bigHeaderBytes {
+				size, c.noReuse = maxHeaderBytes, true
+			}
+			c.br = bufio.NewReaderSize(c.br, size)
 			err = c.readHead(fr)
 		}
 		if err == nil {

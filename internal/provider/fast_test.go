@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -712,17 +713,37 @@ func TestFastIdleTimeout(t *testing.T) {
 	}
 }
 
-// TestFastBigHeader: a response head larger than the read buffer is read.
+// TestFastBigHeader: a response head larger than the read buffer is read,
+// and its connection reused unless the head is over bigHeaderBytes.
 func TestFastBigHeader(t *testing.T) {
-	big := strings.Repeat("v", 40<<10)
-	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Big", big)
-		w.WriteHeader(500)
-		io.WriteString(w, "err")
-	})
-	resp, b, err := call(t, fastUp(srv.URL), context.Background())
-	if err != nil || string(b) != "err" || resp.Header().Get("X-Big") != big {
-		t.Fatalf("%q %v", b, err)
+	for _, tc := range []struct {
+		size  int
+		dials int32 // for two calls
+	}{
+		{readBufSize / 2, 1},
+		{readBufSize + 1000, 1},
+		{40 << 10, 1},
+		{bigHeaderBytes + 1000, 2},
+		{500 << 10, 2},
+	} {
+		t.Run(strconv.Itoa(tc.size), func(t *testing.T) {
+			big := strings.Repeat("v", tc.size)
+			srv, dials := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-Big", big)
+				w.WriteHeader(500)
+				io.WriteString(w, "err")
+			})
+			u := fastUp(srv.URL)
+			for i := range 2 {
+				resp, b, err := call(t, u, context.Background())
+				if err != nil || string(b) != "err" || resp.Header().Get("X-Big") != big {
+					t.Fatalf("call %d: %q %v", i, b, err)
+				}
+			}
+			if n := dials.Load(); n != tc.dials {
+				t.Fatalf("%d connections for two calls, want %d", n, tc.dials)
+			}
+		})
 	}
 }
 
