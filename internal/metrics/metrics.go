@@ -355,6 +355,13 @@ func (m *Metrics) lookup(r *record.Record) *series {
 	if s, ok := (*m.series.Load())[k]; ok {
 		return s
 	}
+	return m.add(k)
+}
+
+// add resolves a new series (once per tuple). Apart from lookup, whose
+// frame then stays small: it runs on every request's goroutine at the
+// deepest point of a stream.
+func (m *Metrics) add(k seriesKey) *series {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cur := *m.series.Load()

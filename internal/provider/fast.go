@@ -161,7 +161,7 @@ func (hp *hostPool) get(ctx context.Context, deadline time.Time) (*conn, error) 
 		n := len(hp.idle)
 		if n == 0 {
 			hp.mu.Unlock()
-			return hp.dial(ctx, deadline)
+			return hp.dialAside(ctx, deadline)
 		}
 		c := hp.idle[n-1]
 		hp.idle[n-1] = nil
@@ -227,6 +227,25 @@ func (hp *hostPool) reap() {
 	for _, c := range old {
 		c.close()
 	}
+}
+
+// dialAside is dial on a goroutine of its own, as net/http's transport
+// dials: the caller's goroutine, which goes on to wait for a stream's
+// events with the gateway's whole call chain on its stack, would
+// otherwise double its stack for the dialer's deep calls and keep it that
+// size for good.
+func (hp *hostPool) dialAside(ctx context.Context, deadline time.Time) (*conn, error) {
+	type dialed struct {
+		c   *conn
+		err error
+	}
+	ch := make(chan dialed, 1)
+	go func() {
+		c, err := hp.dial(ctx, deadline)
+		ch <- dialed{c, err}
+	}()
+	d := <-ch
+	return d.c, d.err
 }
 
 // dial opens a new connection (TCP, then TLS for https).

@@ -150,8 +150,15 @@ func (r *Router) Run(ctx context.Context, req Request, fn AttemptFunc) (Result, 
 	if err == nil || committed || ctx.Err() != nil {
 		return res, err
 	}
-	chain := r.fallbackChain(route.Group.Name, llm.AsError(err).Kind, req)
-	first := err
+	return res, r.runFallbacks(ctx, req, &res, sc, fn, err)
+}
+
+// runFallbacks runs the fallback groups of req after its group failed with
+// first. (Its own function: the common path, which waits for a stream
+// with Run on its stack, holds none of its locals.)
+func (r *Router) runFallbacks(ctx context.Context, req Request, res *Result, sc *Scratch, fn AttemptFunc, first error) error {
+	route := req.Route
+	chain := r.fallbackChain(route.Group.Name, llm.AsError(first).Kind, req)
 	seen := map[*Group]bool{route.Group: true}
 	for _, name := range chain {
 		if res.Fallbacks >= MaxFallbacks {
@@ -167,15 +174,15 @@ func (r *Router) Run(ctx context.Context, req Request, fn AttemptFunc) (Result, 
 		}
 		seen[rt.Group] = true
 		res.Fallbacks++
-		committed, err = r.runGroup(ctx, req, rt, &res, sc, fn)
+		committed, err := r.runGroup(ctx, req, rt, res, sc, fn)
 		if err == nil || committed || ctx.Err() != nil {
-			return res, err
+			return err
 		}
 		if !fallbackable(llm.AsError(err).Kind) {
-			return res, err
+			return err
 		}
 	}
-	return res, first
+	return first
 }
 
 // fallbackable kinds move a request to a fallback group.

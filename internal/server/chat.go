@@ -131,17 +131,62 @@ func (s *Server) readBody(r *httpd.Request) ([]byte, error) {
 }
 
 func (s *Server) serveChat(w *httpd.Response, r *httpd.Request, info *reqInfo, client llm.Dialect) error {
-	body, err := s.readBody(r)
+	c, err := s.newCall(w, r, info, client)
 	if err != nil {
 		return err
 	}
+	name := c.model
+	if s.opts.InFlight != nil {
+		s.opts.InFlight(1)
+		defer s.opts.InFlight(-1)
+	}
+	rt, err := s.router.Resolve(name)
+	if err != nil {
+		return err
+	}
+	info.group = rt.Group.Name
+	release, err := s.router.Admit(r.Context())
+	if err != nil {
+		return err
+	}
+	defer release()
+	bi := &c.bi
+	req := router.Request{Route: rt, NumRetries: bi.numRetries, Stream: c.stream, Scratch: info.scratch(),
+		Fallbacks:              bi.fallbacks,
+		ContextWindowFallbacks: bi.cwFallbacks,
+		ContentPolicyFallbacks: bi.cpFallbacks,
+	}
+	if needsEstimate(rt.Group) {
+		req.InputTokens = tokens.EstimateBytes(c.body)
+		info.inputEstimate = req.InputTokens
+	}
+	res, err := s.router.Run(r.Context(), req, c.attempt)
+	if res.Deployment != nil {
+		info.deployment = res.Deployment.ID()
+		info.dep = res.Deployment
+		info.group = res.Group
+	}
+	info.retries, info.fallbacks = res.Retries, res.Fallbacks
+	return err
+}
+
+// newCall reads and checks the request body and sets up the request's
+// call. It is a function of its own so that its large temporaries (the
+// body scan's result) are off the stack by the time the request goes
+// upstream: a stream waits with the whole call chain on its goroutine's
+// stack, and a deeper chain doubles that stack.
+func (s *Server) newCall(w *httpd.Response, r *httpd.Request, info *reqInfo, client llm.Dialect) (*call, error) {
+	body, err := s.readBody(r)
+	if err != nil {
+		return nil, err
+	}
 	bi, ok := scanValid(body, &s.known, info.chat.bi.members)
 	if !ok {
-		return &llm.Error{Kind: llm.KindInvalidRequest, Message: "request body is not valid JSON"}
+		return nil, &llm.Error{Kind: llm.KindInvalidRequest, Message: "request body is not valid JSON"}
 	}
 	m := bi.model
 	if m.Type != gjson.String || m.Str == "" {
-		return &llm.Error{Kind: llm.KindInvalidRequest, Param: "model", Message: "`model` is required and must be a string"}
+		return nil, &llm.Error{Kind: llm.KindInvalidRequest, Param: "model", Message: "`model` is required and must be a string"}
 	}
 	name := strings.Clone(m.Str)
 	if client == llm.DialectAnthropic {
@@ -160,37 +205,7 @@ func (s *Server) serveChat(w *httpd.Response, r *httpd.Request, info *reqInfo, c
 	if client == llm.DialectAnthropic {
 		info.route = "messages"
 	}
-	if s.opts.InFlight != nil {
-		s.opts.InFlight(1)
-		defer s.opts.InFlight(-1)
-	}
-	rt, err := s.router.Resolve(name)
-	if err != nil {
-		return err
-	}
-	info.group = rt.Group.Name
-	release, err := s.router.Admit(r.Context())
-	if err != nil {
-		return err
-	}
-	defer release()
-	req := router.Request{Route: rt, NumRetries: bi.numRetries, Stream: c.stream, Scratch: info.scratch(),
-		Fallbacks:              bi.fallbacks,
-		ContextWindowFallbacks: bi.cwFallbacks,
-		ContentPolicyFallbacks: bi.cpFallbacks,
-	}
-	if needsEstimate(rt.Group) {
-		req.InputTokens = tokens.EstimateBytes(body)
-		info.inputEstimate = req.InputTokens
-	}
-	res, err := s.router.Run(r.Context(), req, c.attempt)
-	if res.Deployment != nil {
-		info.deployment = res.Deployment.ID()
-		info.dep = res.Deployment
-		info.group = res.Group
-	}
-	info.retries, info.fallbacks = res.Retries, res.Fallbacks
-	return err
+	return c, nil
 }
 
 // needsEstimate reports whether routing in g uses the prompt's size: a
