@@ -55,6 +55,8 @@ type Response struct {
 	err     error
 	// close asks for the connection to be closed after this response.
 	close bool
+	// ended is set by End; keep is then what finish reports.
+	ended, keep bool
 }
 
 // Header returns the header to change before the head goes out.
@@ -140,6 +142,9 @@ func (w *Response) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
+	if w.ended {
+		return 0, ErrEnded
+	}
 	if w.head {
 		return w.writeBody(p)
 	}
@@ -165,6 +170,9 @@ func (w *Response) WriteString(s string) (int, error) { return w.Write([]byte(s)
 func (w *Response) Flush() error {
 	if w.err != nil {
 		return w.err
+	}
+	if w.ended {
+		return nil // End flushed everything
 	}
 	if !w.head {
 		w.writeHead(w.declared)
@@ -282,9 +290,28 @@ func (w *Response) writeBody(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// finish ends the response after the handler returned and flushes it. It
-// reports whether the connection can serve another request.
+// End sends what is left of the response now (its head, the body held
+// back, a chunked body's end), as the server does when the handler
+// returns, so that what the handler does after it (writing its log line)
+// no longer delays the client. Nothing may be written after End; a second
+// End does nothing.
+func (w *Response) End() {
+	if !w.ended {
+		w.keep = w.end()
+		w.ended = true
+	}
+}
+
+// finish ends the response after the handler returned, unless the handler
+// did (End). It reports whether the connection can serve another request.
 func (w *Response) finish() bool {
+	w.End()
+	return w.keep
+}
+
+// end sends the rest of the response and flushes it. It reports whether
+// the connection can serve another request.
+func (w *Response) end() bool {
 	if !w.head && w.err == nil {
 		size := len(w.buf)
 		if w.declared >= 0 {
@@ -328,6 +355,7 @@ func (w *Response) reset(isHEAD, http10 bool) {
 	w.hdr.DisableNormalizing()
 	w.status, w.declared = 0, -1
 	w.head, w.chunked, w.noBody, w.close = false, false, false, false
+	w.ended, w.keep = false, false
 	w.isHEAD, w.http10 = isHEAD, http10
 	if cap(w.buf) > 4*holdBack {
 		w.buf = nil

@@ -72,6 +72,8 @@ var (
 	// ErrShutdown is the cause of request contexts canceled by Close, or by
 	// Shutdown when its context ends.
 	ErrShutdown = errors.New("httpd: server shut down")
+	// ErrEnded is what a Write after Response.End returns.
+	ErrEnded = errors.New("httpd: write after the response ended")
 )
 
 // Server serves HTTP/1.1 (and 1.0) on listeners.

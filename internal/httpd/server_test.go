@@ -831,3 +831,33 @@ func TestLongResponseGivesBackItsBuffer(t *testing.T) {
 		})
 	}
 }
+
+// End sends the response before the handler returns; what the handler
+// does next does not hold the client up, and nothing more can be written.
+func TestEnd(t *testing.T) {
+	after := make(chan error, 1)
+	hold := make(chan struct{})
+	_, addr := start(t, func(w *Response, r *Request) {
+		_, _ = w.WriteString("all of it")
+		w.End()
+		w.End()
+		_, err := w.WriteString("more")
+		<-hold
+		after <- err
+	})
+	rc := dial(t, addr)
+	rc.send("GET /a HTTP/1.1\r\nHost: a\r\n\r\n")
+	resp := rc.read("GET")
+	if got := body(t, resp); got != "all of it" || resp.ContentLength != 9 {
+		t.Fatalf("body %q, length %d", got, resp.ContentLength)
+	}
+	close(hold)
+	if err := <-after; !errors.Is(err, ErrEnded) {
+		t.Fatalf("write after End: %v, want ErrEnded", err)
+	}
+	rc.send("GET /b HTTP/1.1\r\nHost: a\r\n\r\n")
+	if got := body(t, rc.read("GET")); got != "all of it" {
+		t.Fatalf("next request on the connection: %q", got)
+	}
+	<-after
+}

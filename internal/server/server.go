@@ -204,22 +204,43 @@ func (s *Server) match(r *httpd.Request) (route, bool) {
 	return route{}, false
 }
 
-// ServeHTTPD routes, authenticates, runs the handler and renders its error.
+// ServeHTTPD routes, authenticates, runs the handler and renders its
+// error. The request is recorded before its response ends; the response
+// goes out before the log line is written.
 func (s *Server) ServeHTTPD(w *httpd.Response, r *httpd.Request) {
 	start := time.Now()
 	info := reqInfos.Get().(*reqInfo)
 	info.reqID, info.start = record.NewIDAt("req_", start), start
 	w.AddLine("Request-Id", info.reqID)
 	w.AddLine("X-Request-Id", info.reqID)
+	returned := false
 	defer func() {
-		s.finish(info, w.Status())
-		end := info.end // the record's end, if there is one
-		if end.IsZero() {
-			end = time.Now()
+		if !returned {
+			s.endRequest(w, r, info, start, false) // a panic: the server answers it
 		}
-		s.logRequest(r, w, info, end, start)
-		info.release()
 	}()
+	s.serve(w, r, info)
+	returned = true
+	s.endRequest(w, r, info, start, true)
+}
+
+// endRequest records the request (unless it was), ends its response when
+// send is set, then writes its log line.
+func (s *Server) endRequest(w *httpd.Response, r *httpd.Request, info *reqInfo, start time.Time, send bool) {
+	s.finish(info, w.Status())
+	if send {
+		w.End()
+	}
+	end := info.end // the record's end, if there is one
+	if end.IsZero() {
+		end = time.Now()
+	}
+	s.logRequest(r, w, info, end, start)
+	info.release()
+}
+
+// serve is ServeHTTPD's routing, authentication and handler.
+func (s *Server) serve(w *httpd.Response, r *httpd.Request, info *reqInfo) {
 	if len(s.opts.AllowedIPs) > 0 && !s.ipAllowed(r) {
 		s.renderError(w, llm.DialectOpenAI, info.reqID, &llm.Error{Kind: llm.KindPermission,
 			Message: "this client address is not in general_settings.allowed_ips"})
