@@ -24,8 +24,8 @@ type heldLog struct {
 }
 
 func (h *heldLog) Enabled(context.Context, slog.Level) bool { return true }
-func (h *heldLog) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h *heldLog) WithGroup(string) slog.Handler           { return h }
+func (h *heldLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *heldLog) WithGroup(string) slog.Handler            { return h }
 func (h *heldLog) Handle(_ context.Context, r slog.Record) error {
 	if r.Message == "request" {
 		h.entered <- struct{}{}
