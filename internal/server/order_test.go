@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/internal/httpd"
 	"github.com/switchyard/switchyard/internal/provider"
 	"github.com/switchyard/switchyard/internal/router"
@@ -47,19 +46,11 @@ func TestResponseOutBeforeLogLine(t *testing.T) {
 		io.WriteString(w, `{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`)
 	}))
 	defer up.Close()
-	cfg, err := config.Parse("t.yaml", []byte(`
+	deps := testDeployments(t, `
 model_list:
   - model_name: m
     litellm_params: {model: openai/up, api_base: "`+up.URL+`/v1", api_key: sk-up}
-`), config.MapEnv(map[string]string{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var deps []*router.Deployment
-	for _, d := range cfg.Deployments {
-		deps = append(deps, &router.Deployment{Cfg: d, Upstream: &provider.Upstream{Name: d.ID, Dialect: d.Dialect,
-			BaseURL: d.APIBase, Client: http.DefaultClient, Pool: provider.NewPool()}})
-	}
+`, provider.NewPool())
 	h := &heldLog{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	log := slog.New(h)
 	s := New(router.New(deps, nil, router.Options{Logger: slog.New(slog.DiscardHandler)}), Options{Logger: log})

@@ -50,21 +50,29 @@ func benchOpenAIStream() []byte {
 // never dialled.
 func newBenchServer(b testing.TB) *Server {
 	b.Helper()
-	cfg, err := config.Parse("bench.yaml", []byte(`
+	deps := testDeployments(b, `
 model_list:
   - model_name: bench-stream
     litellm_params: {model: openai/bench-upstream, api_base: "http://127.0.0.1:9/v1", api_key: sk-up}
-`), config.MapEnv(map[string]string{}))
+`, nil)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return New(router.New(deps, nil, router.Options{Logger: log}), Options{Logger: log})
+}
+
+// testDeployments are the deployments of a config's model_list, each with
+// an Upstream over net/http's default client and pool (nil: none).
+func testDeployments(tb testing.TB, yaml string, pool *provider.Pool) []*router.Deployment {
+	tb.Helper()
+	cfg, err := config.Parse("t.yaml", []byte(yaml), config.MapEnv(map[string]string{}))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	var deps []*router.Deployment
 	for _, d := range cfg.Deployments {
 		deps = append(deps, &router.Deployment{Cfg: d, Upstream: &provider.Upstream{Name: d.ID, Dialect: d.Dialect,
-			BaseURL: d.APIBase, Client: http.DefaultClient}})
+			BaseURL: d.APIBase, Client: http.DefaultClient, Pool: pool}})
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return New(router.New(deps, nil, router.Options{Logger: log}), Options{Logger: log})
+	return deps
 }
 
 // BenchmarkRelay is the server's relay of a 10-event OpenAI stream to an
